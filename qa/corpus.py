@@ -1,0 +1,358 @@
+"""The corpus on disk: categories, the policy registry and Q&A entries, loaded and validated.
+
+Layout of a corpus folder::
+
+    categories.jsonl          one category per line: {"name", "slug", "description"}
+    policies.jsonl            the policy registry, one policy per line
+    entries/<slug>.jsonl      Q&A entries of one category, one entry per line, sorted by id
+    dict/userdict.txt         terms jieba must keep whole
+    dict/synonyms.txt         synonym groups, canonical term first
+
+Validation collects every problem as ``file:line: field: message`` instead of
+stopping at the first, so an editor can fix a whole batch in one pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import statistics
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from qa.errors import CorpusInvalid
+
+POLICY_STATUSES = ("现行有效", "已修订", "已废止")
+ENTRY_STATUSES = ("published", "draft", "retired")
+AUDIENCES = ("个人", "企业")
+MIN_ANSWER_CHARS = 60
+MAX_ANSWER_CHARS = 400
+MIN_ALTERNATES = 3
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    slug: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Policy:
+    id: str
+    title: str
+    doc_no: str
+    issuer: str
+    published: str
+    status: str
+    url: str
+    effective: str | None = None
+    expires: str | None = None
+    links: dict[str, str] = field(default_factory=dict)  # 解读 / 兑现 / 评估 -> URL
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    category: str
+    question: str
+    alternates: list[str]
+    answer: str
+    policy_ids: list[str]
+    department: str
+    district: str = "全市"
+    audience: list[str] = field(default_factory=lambda: ["个人"])
+    tags: list[str] = field(default_factory=list)
+    updated: str = ""
+    status: str = "published"
+
+    @property
+    def phrasings(self) -> list[str]:
+        """The question first, then every alternate."""
+        return [self.question, *self.alternates]
+
+
+@dataclass
+class Corpus:
+    root: Path
+    categories: list[Category]
+    policies: dict[str, Policy]
+    entries: list[Entry]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def published(self) -> list[Entry]:
+        return [e for e in self.entries if e.status == "published"]
+
+    def sha256(self) -> str:
+        return corpus_sha256(self.root)
+
+
+def corpus_files(root: Path) -> list[Path]:
+    """Every file that defines the corpus, in a stable order."""
+    files = [root / "categories.jsonl", root / "policies.jsonl"]
+    files += sorted((root / "entries").glob("*.jsonl"))
+    files += sorted((root / "dict").glob("*.txt"))
+    return [f for f in files if f.exists()]
+
+
+def corpus_sha256(root: Path) -> str:
+    """A digest of the corpus files' names and bytes: equal digests, equal corpus."""
+    digest = hashlib.sha256()
+    for path in corpus_files(root):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+class _Problems:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.items: list[str] = []
+
+    def add(self, path: Path, line: int, fieldname: str, message: str) -> None:
+        rel = path.relative_to(self.root) if path.is_relative_to(self.root) else path
+        self.items.append(f"{rel}:{line}: {fieldname}: {message}")
+
+
+def _read_jsonl(path: Path, problems: _Problems) -> list[tuple[int, dict[str, Any]]]:
+    records: list[tuple[int, dict[str, Any]]] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        problems.add(path, 1, "-", f"not UTF-8 ({exc.reason} at byte {exc.start}); save the file as UTF-8")
+        return records
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.add(path, number, "-", f"invalid JSON: {exc.msg} at column {exc.colno}")
+            continue
+        if not isinstance(record, dict):
+            problems.add(path, number, "-", "each line must be one JSON object")
+            continue
+        records.append((number, record))
+    return records
+
+
+def _is_date(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return len(value) == 10
+
+
+def _text(record: dict[str, Any], key: str, path: Path, line: int, problems: _Problems, required: bool = True) -> str:
+    value = record.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            problems.add(path, line, key, "missing or empty")
+        return ""
+    if not isinstance(value, str):
+        problems.add(path, line, key, f"must be a string, got {type(value).__name__}")
+        return ""
+    return value.strip()
+
+
+def _text_list(record: dict[str, Any], key: str, path: Path, line: int, problems: _Problems) -> list[str]:
+    value = record.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.add(path, line, key, "must be a list of strings")
+        return []
+    return [v.strip() for v in value if v.strip()]
+
+
+def _load_categories(root: Path, problems: _Problems) -> list[Category]:
+    path = root / "categories.jsonl"
+    if not path.exists():
+        problems.add(path, 0, "-", "file missing: a corpus needs categories.jsonl")
+        return []
+    categories: list[Category] = []
+    seen: set[str] = set()
+    for line, rec in _read_jsonl(path, problems):
+        name = _text(rec, "name", path, line, problems)
+        slug = _text(rec, "slug", path, line, problems)
+        if slug and not _ID.match(slug):
+            problems.add(path, line, "slug", f"{slug!r} must be letters, digits, '-', '_' or '.'")
+        if name in seen:
+            problems.add(path, line, "name", f"duplicate category {name!r}")
+        seen.add(name)
+        if name and slug:
+            categories.append(Category(name=name, slug=slug, description=str(rec.get("description", ""))))
+    return categories
+
+
+def _load_policies(root: Path, problems: _Problems) -> dict[str, Policy]:
+    path = root / "policies.jsonl"
+    policies: dict[str, Policy] = {}
+    if not path.exists():
+        return policies
+    for line, rec in _read_jsonl(path, problems):
+        pid = _text(rec, "id", path, line, problems)
+        if pid and not _ID.match(pid):
+            problems.add(path, line, "id", f"{pid!r} must be letters, digits, '-', '_' or '.'")
+        if pid in policies:
+            problems.add(path, line, "id", f"duplicate policy id {pid!r}")
+        title = _text(rec, "title", path, line, problems)
+        issuer = _text(rec, "issuer", path, line, problems)
+        url = _text(rec, "url", path, line, problems)
+        if url and not url.startswith(("https://", "http://")):
+            problems.add(path, line, "url", f"{url!r} must start with https:// or http://")
+        status = _text(rec, "status", path, line, problems)
+        if status and status not in POLICY_STATUSES:
+            problems.add(path, line, "status", f"{status!r} must be one of {', '.join(POLICY_STATUSES)}")
+        for key in ("published", "effective", "expires"):
+            value = rec.get(key)
+            if (key == "published" or value is not None) and not _is_date(value):
+                problems.add(path, line, key, f"{value!r} is not a date in YYYY-MM-DD form")
+        doc_no = rec.get("doc_no") or ""
+        links = rec.get("links") or {}
+        if not isinstance(links, dict):
+            problems.add(path, line, "links", "must be an object mapping a name (解读, 兑现 …) to a URL")
+            links = {}
+        if pid:
+            policies[pid] = Policy(
+                id=pid, title=title, doc_no=str(doc_no), issuer=issuer, published=str(rec.get("published")),
+                status=status, url=url, effective=rec.get("effective"), expires=rec.get("expires"), links=links,
+            )
+    return policies
+
+
+def _load_entries(
+    root: Path, categories: list[Category], policies: dict[str, Policy], problems: _Problems,
+    warnings: list[str], require_policies: bool,
+) -> list[Entry]:
+    names = {c.name for c in categories}
+    entries: list[Entry] = []
+    seen_ids: dict[str, str] = {}
+    files = sorted((root / "entries").glob("*.jsonl"))
+    if not files:
+        problems.add(root / "entries", 0, "-", "no entries: add entries/<category>.jsonl files")
+    for path in files:
+        last_id = ""
+        for line, rec in _read_jsonl(path, problems):
+            where = f"{path.relative_to(root)}:{line}"
+            eid = _text(rec, "id", path, line, problems)
+            if eid and not _ID.match(eid):
+                problems.add(path, line, "id", f"{eid!r} must be letters, digits, '-', '_' or '.'")
+            if eid in seen_ids:
+                problems.add(path, line, "id", f"duplicate id {eid!r} (first at {seen_ids[eid]})")
+            elif eid:
+                seen_ids[eid] = where
+            if eid and eid < last_id:
+                warnings.append(f"{where}: id: {eid!r} is out of order; keep entries sorted by id")
+            last_id = max(last_id, eid)
+            category = _text(rec, "category", path, line, problems)
+            if category and category not in names:
+                problems.add(path, line, "category", f"unknown category {category!r}; add it to categories.jsonl")
+            question = _text(rec, "question", path, line, problems)
+            alternates = _text_list(rec, "alternates", path, line, problems)
+            answer = _text(rec, "answer", path, line, problems)
+            status = str(rec.get("status", "published"))
+            if status not in ENTRY_STATUSES:
+                problems.add(path, line, "status", f"{status!r} must be one of {', '.join(ENTRY_STATUSES)}")
+            if status == "published" and answer:
+                if len(answer) < MIN_ANSWER_CHARS or len(answer) > MAX_ANSWER_CHARS:
+                    problems.add(path, line, "answer", f"{len(answer)} characters; a published answer has "
+                                 f"{MIN_ANSWER_CHARS}–{MAX_ANSWER_CHARS}")
+                if len(alternates) < MIN_ALTERNATES:
+                    problems.add(path, line, "alternates", f"{len(alternates)} given; a published entry needs "
+                                 f"at least {MIN_ALTERNATES} other ways people ask")
+            policy_ids = _text_list(rec, "policy_ids", path, line, problems)
+            for pid in policy_ids:
+                if pid not in policies:
+                    problems.add(path, line, "policy_ids", f"unknown policy id {pid!r}; add it to policies.jsonl")
+            if not policy_ids:
+                if require_policies and status == "published":
+                    problems.add(path, line, "policy_ids", "a published entry must cite at least one policy")
+                elif status == "published":
+                    warnings.append(f"{where}: policy_ids: no source policy")
+            audience = rec.get("audience", ["个人"])
+            if isinstance(audience, str):
+                audience = [audience]
+            if not isinstance(audience, list) or not audience or any(a not in AUDIENCES for a in audience):
+                problems.add(path, line, "audience", f"{audience!r} must be a list of {' / '.join(AUDIENCES)}")
+                audience = ["个人"]
+            updated = rec.get("updated", "")
+            if updated and not _is_date(updated):
+                problems.add(path, line, "updated", f"{updated!r} is not a date in YYYY-MM-DD form")
+            department = _text(rec, "department", path, line, problems, required=False)
+            district = _text(rec, "district", path, line, problems, required=False) or "全市"
+            tags = _text_list(rec, "tags", path, line, problems)
+            entries.append(Entry(
+                id=eid, category=category, question=question, alternates=alternates, answer=answer,
+                policy_ids=policy_ids, department=department, district=district, audience=list(audience),
+                tags=tags, updated=str(updated), status=status,
+            ))
+    return entries
+
+
+def _exact_duplicates(entries: list[Entry], problems: list[str]) -> None:
+    from qa.text import normalise
+
+    owner: dict[str, str] = {}
+    for entry in entries:
+        if entry.status != "published":
+            continue
+        for phrasing in entry.phrasings:
+            key = normalise(phrasing).rstrip("？?。.!！ ")
+            other = owner.setdefault(key, entry.id)
+            if other != entry.id:
+                problems.append(f"{entry.id}: question: {phrasing!r} is also a phrasing of {other}; "
+                                "two entries must not compete for the same question")
+
+
+def load_corpus(root: Path, require_policies: bool = True) -> Corpus:
+    """Load and validate a corpus folder; raise ``CorpusInvalid`` listing every problem."""
+    root = Path(root)
+    if not root.is_dir():
+        raise CorpusInvalid([f"{root}: not a folder; point --corpus (or QA_CORPUS_DIR) at a corpus folder"])
+    problems = _Problems(root)
+    warnings: list[str] = []
+    categories = _load_categories(root, problems)
+    policies = _load_policies(root, problems)
+    entries = _load_entries(root, categories, policies, problems, warnings, require_policies)
+    _exact_duplicates(entries, problems.items)
+    if problems.items:
+        raise CorpusInvalid(problems.items)
+    return Corpus(root=root, categories=categories, policies=policies, entries=entries, warnings=warnings)
+
+
+def corpus_stats(corpus: Corpus) -> dict[str, Any]:
+    """Counts an editor checks after a change."""
+    published = corpus.published
+    alternates = [len(e.alternates) for e in published] or [0]
+    answers = [len(e.answer) for e in published] or [0]
+    per_category = {c.name: 0 for c in corpus.categories}
+    per_audience = {a: 0 for a in AUDIENCES}
+    for entry in published:
+        per_category[entry.category] = per_category.get(entry.category, 0) + 1
+        for audience in entry.audience:
+            per_audience[audience] += 1
+    return {
+        "entries": len(corpus.entries),
+        "published": len(published),
+        "policies": len(corpus.policies),
+        "categories": len(corpus.categories),
+        "per_category": per_category,
+        "per_audience": per_audience,
+        "alternates_per_entry": {"min": min(alternates), "mean": round(statistics.fmean(alternates), 2)},
+        "answer_chars": {"min": min(answers), "median": statistics.median(answers), "max": max(answers)},
+        "policies_cited": len({p for e in published for p in e.policy_ids}),
+    }
+
+
+def entry_record(entry: Entry) -> dict[str, Any]:
+    """An entry as a plain JSON-ready dict."""
+    return asdict(entry)

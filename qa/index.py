@@ -1,0 +1,259 @@
+"""Index builds on disk: write a new build folder, swap the current pointer, load and check.
+
+Layout::
+
+    index/CURRENT                 name of the build in use (replaced atomically)
+    index/builds/<name>/          manifest.json, dense.faiss, phrasings.npy, bm25/, entries.jsonl
+
+A build is written to a fresh folder and only then made current, so a crash
+mid-build leaves the previous index serving. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+import qa
+from qa.corpus import Corpus, Entry, corpus_sha256, load_corpus
+from qa.errors import IndexCorrupt, IndexMismatch, IndexMissing
+from qa.lexical import LexicalIndex
+from qa.text import Tokenizer, Vocabulary, normalise
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+INDEX_FORMAT = 1
+FILES = ("manifest.json", "dense.faiss", "phrasings.npy", "entries.jsonl", "categories.json", "bm25/idf.json")
+KEEP_BUILDS = 3
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format: int
+    qa_version: str
+    model: str
+    dim: int
+    entries: int
+    vectors: int
+    corpus_sha256: str
+    built_at: str
+    build_seconds: float
+    index_type: str
+
+    @classmethod
+    def read(cls, folder: Path) -> Manifest:
+        path = folder / "manifest.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        except FileNotFoundError as exc:
+            raise IndexCorrupt(f"{path} is missing: run `qa build` to rebuild the index") from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IndexCorrupt(f"{path} is unreadable ({exc}): run `qa build` to rebuild the index") from exc
+
+
+def current_build(index_dir: Path) -> Path | None:
+    """The folder of the build in use, or None when nothing has been built."""
+    pointer = index_dir / "CURRENT"
+    if not pointer.exists():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    return index_dir / "builds" / name if name else None
+
+
+def resolve_index(index_dir: Path) -> Path:
+    """A build folder from a path that is either an index root (with CURRENT) or a build folder."""
+    if (index_dir / "manifest.json").exists():
+        return index_dir
+    build = current_build(index_dir)
+    if build is None:
+        raise IndexMissing(f"no index in {index_dir}: run `qa build` first")
+    return build
+
+
+def _set_current(index_dir: Path, name: str) -> None:
+    tmp = index_dir / f"CURRENT.tmp{os.getpid()}"
+    tmp.write_text(name + "\n", encoding="utf-8")
+    os.replace(tmp, index_dir / "CURRENT")
+
+
+def _prune(index_dir: Path, keep: str) -> None:
+    builds = sorted((index_dir / "builds").iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in builds[KEEP_BUILDS:]:
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def phrasing_texts(entries: list[Entry]) -> tuple[list[str], np.ndarray]:
+    """Normalised text of every phrasing and the entry row each belongs to."""
+    texts: list[str] = []
+    owners: list[int] = []
+    for row, entry in enumerate(entries):
+        for phrasing in entry.phrasings:
+            texts.append(normalise(phrasing))
+            owners.append(row)
+    return texts, np.asarray(owners, dtype=np.int32)
+
+
+def entry_document(entry: Entry, corpus: Corpus) -> dict[str, Any]:
+    """What the service needs of an entry at answer time, policies resolved."""
+    record = asdict(entry)
+    record["sources"] = [asdict(corpus.policies[p]) for p in entry.policy_ids if p in corpus.policies]
+    return record
+
+
+def is_up_to_date(index_dir: Path, corpus_dir: Path, model: str) -> bool:
+    """True when the current build was made from this corpus with this model and format."""
+    build = current_build(index_dir)
+    if build is None:
+        return False
+    try:
+        manifest = Manifest.read(build)
+    except IndexCorrupt:
+        return False
+    return (
+        manifest.format == INDEX_FORMAT
+        and manifest.model == model
+        and manifest.corpus_sha256 == corpus_sha256(corpus_dir)
+        and all((build / f).exists() for f in FILES)
+    )
+
+
+def build_index(
+    corpus_dir: Path,
+    index_dir: Path,
+    encoder: SentenceTransformer,
+    model_name: str,
+    progress: Callable[[int, int], None] | None = None,
+    require_policies: bool = True,
+) -> Path:
+    """Build an index from a corpus folder into a new build folder and make it current."""
+    import faiss
+
+    from qa.encoder import encode
+
+    started = time.perf_counter()
+    corpus = load_corpus(corpus_dir, require_policies=require_policies)
+    sha = corpus.sha256()
+    entries = corpus.published
+    texts, owners = phrasing_texts(entries)
+
+    vectors = np.empty((len(texts), 0), dtype=np.float32)
+    batch = 512
+    chunks = []
+    for start in range(0, len(texts), batch):
+        chunks.append(encode(encoder, texts[start : start + batch]))
+        if progress:
+            progress(min(start + batch, len(texts)), len(texts))
+    vectors = np.vstack(chunks) if chunks else vectors
+    dim = int(vectors.shape[1])
+    dense = faiss.IndexFlatIP(dim)
+    dense.add(vectors)
+
+    tokenizer = Tokenizer(Vocabulary.load(corpus_dir / "dict"))
+    lexical = LexicalIndex.build([tokenizer.tokens(t) for t in texts])
+
+    name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"-{sha[:8]}-{os.getpid()}"
+    builds = index_dir / "builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    tmp = builds / f".{name}.partial"
+    tmp.mkdir()
+    faiss.write_index(dense, str(tmp / "dense.faiss"))
+    np.save(tmp / "phrasings.npy", owners, allow_pickle=False)
+    lexical.save(tmp / "bm25")
+    with (tmp / "entries.jsonl").open("w", encoding="utf-8") as out:
+        for entry in entries:
+            out.write(json.dumps(entry_document(entry, corpus), ensure_ascii=False) + "\n")
+    (tmp / "categories.json").write_text(
+        json.dumps([asdict(c) for c in corpus.categories], ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    # The dictionaries travel with the build so a shipped index tokenises as it was built.
+    shutil.copytree(corpus_dir / "dict", tmp / "dict") if (corpus_dir / "dict").is_dir() else (tmp / "dict").mkdir()
+    manifest = Manifest(
+        format=INDEX_FORMAT, qa_version=qa.__version__, model=model_name, dim=dim, entries=len(entries),
+        vectors=len(texts), corpus_sha256=sha, built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        build_seconds=round(time.perf_counter() - started, 2), index_type="IndexFlatIP",
+    )
+    (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=1), encoding="utf-8")
+    final = builds / name
+    os.replace(tmp, final)
+    _set_current(index_dir, name)
+    _prune(index_dir, keep=name)
+    log.info("built index %s: %d entries, %d phrasings", final, len(entries), len(texts))
+    return final
+
+
+@dataclass
+class LoadedIndex:
+    """A build folder in memory, read-only."""
+
+    folder: Path
+    manifest: Manifest
+    dense: Any  # faiss.Index
+    owners: np.ndarray  # phrasing row -> entry row
+    lexical: LexicalIndex
+    entries: list[dict[str, Any]]
+    categories: list[dict[str, Any]]
+    tokenizer: Tokenizer
+
+    @property
+    def by_id(self) -> dict[str, dict[str, Any]]:
+        return self._by_id
+
+    def __post_init__(self) -> None:
+        self._by_id = {e["id"]: e for e in self.entries}
+        first = np.full(len(self.entries) + 1, len(self.owners), dtype=np.int64)
+        first[:-1] = np.searchsorted(self.owners, np.arange(len(self.entries)), side="left")
+        self.first_row = first  # phrasings of entry i are rows first_row[i]:first_row[i+1]
+
+
+def load_index(index_dir: Path, model: str, corpus_dir: Path | None = None) -> LoadedIndex:
+    """Load the current build (or a build folder) and check it against the settings.
+
+    Raises ``IndexMissing``, ``IndexCorrupt`` or ``IndexMismatch`` naming the command that fixes it.
+    """
+    import faiss
+
+    folder = resolve_index(index_dir)
+    manifest = Manifest.read(folder)
+    if manifest.format != INDEX_FORMAT:
+        raise IndexMismatch(f"index format {manifest.format}, this qa reads {INDEX_FORMAT}: run `qa build`")
+    if manifest.model != model:
+        raise IndexMismatch(
+            f"index built with model {manifest.model!r}, settings say {model!r}: run `qa build` "
+            f"(or set QA_MODEL={manifest.model})"
+        )
+    # A shipped index may run without its corpus folder; when the corpus is there, it must match.
+    has_corpus = corpus_dir is not None and (corpus_dir / "categories.jsonl").exists()
+    if has_corpus and corpus_sha256(corpus_dir) != manifest.corpus_sha256:  # type: ignore[arg-type]
+        raise IndexMismatch(f"corpus {corpus_dir} changed since the index was built: run `qa build`")
+    missing = [f for f in FILES if not (folder / f).exists()]
+    if missing:
+        raise IndexCorrupt(f"index {folder} lacks {', '.join(missing)}: run `qa build`")
+    try:
+        dense = faiss.read_index(str(folder / "dense.faiss"))
+        owners = np.load(folder / "phrasings.npy", allow_pickle=False)
+        lexical = LexicalIndex.load(folder / "bm25")
+        entries = [json.loads(line) for line in (folder / "entries.jsonl").read_text(encoding="utf-8").splitlines()]
+        categories = json.loads((folder / "categories.json").read_text(encoding="utf-8"))
+    except Exception as exc:  # faiss/numpy/json each raise their own types for a damaged file
+        raise IndexCorrupt(f"index {folder} is damaged ({type(exc).__name__}: {exc}): run `qa build`") from exc
+    counts = (dense.ntotal, len(owners), lexical.n_docs, manifest.vectors)
+    if len(set(counts)) != 1 or len(entries) != manifest.entries or dense.d != manifest.dim:
+        raise IndexCorrupt(f"index {folder} is inconsistent (vectors {counts}, entries {len(entries)} vs "
+                           f"{manifest.entries}): run `qa build`")
+    tokenizer = Tokenizer(Vocabulary.load(folder / "dict"))
+    return LoadedIndex(folder, manifest, dense, owners, lexical, entries, categories, tokenizer)

