@@ -128,10 +128,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from qa.corpus import load_corpus
 
-    root = Path(args.dir) if args.dir else get_settings().corpus_dir
+    settings = get_settings()
+    root = Path(args.dir) if args.dir else settings.corpus_dir
     corpus = load_corpus(root)
     for warning in corpus.warnings:
         _out(f"warning: {warning}")
+    if not args.fast:
+        from qa.encoder import load_encoder
+        from qa.quality import NEAR_DUPLICATE_COSINE, near_duplicates
+
+        encoder = load_encoder(settings.model, settings.models_dir, threads=settings.build_threads)
+        duplicates = near_duplicates(corpus, encoder)
+        if duplicates:
+            raise CorpusInvalid([f"near-duplicate (cosine ≥ {NEAR_DUPLICATE_COSINE}): {d}" for d in duplicates]
+                                + ["(list a pair in distinct_pairs.txt only if the two really ask different things)"])
     _out(f"{root}: OK, {len(corpus.entries)} entries, {len(corpus.policies)} policies, "
          f"{len(corpus.categories)} categories, {len(corpus.warnings)} warning(s)")
     return 0
@@ -186,6 +196,7 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("corpus", help="check the corpus").add_subparsers(dest="corpus_command", required=True)
     v = c.add_parser("validate", help="report every problem with file, line and field")
     v.add_argument("dir", nargs="?")
+    v.add_argument("--fast", action="store_true", help="skip the near-duplicate check (needs the model)")
     v.set_defaults(func=cmd_validate)
     st = c.add_parser("stats", help="counts per category and audience, alternates, answer lengths")
     st.add_argument("dir", nargs="?")

@@ -7,6 +7,9 @@ Layout of a corpus folder::
     entries/<slug>.jsonl      Q&A entries of one category, one entry per line, sorted by id
     dict/userdict.txt         terms jieba must keep whole
     dict/synonyms.txt         synonym groups, canonical term first
+    distinct_pairs.txt        entry pairs an editor reviewed as different questions despite
+                              near-identical wording (``id id  # why``), exempt from the
+                              near-duplicate check
 
 Validation collects every problem as ``file:line: field: message`` instead of
 stopping at the first, so an editor can fix a whole batch in one pass.
@@ -83,6 +86,7 @@ class Corpus:
     policies: dict[str, Policy]
     entries: list[Entry]
     warnings: list[str] = field(default_factory=list)
+    distinct_pairs: set[frozenset[str]] = field(default_factory=set)
 
     @property
     def published(self) -> list[Entry]:
@@ -97,6 +101,7 @@ def corpus_files(root: Path) -> list[Path]:
     files = [root / "categories.jsonl", root / "policies.jsonl"]
     files += sorted((root / "entries").glob("*.jsonl"))
     files += sorted((root / "dict").glob("*.txt"))
+    files.append(root / "distinct_pairs.txt")
     return [f for f in files if f.exists()]
 
 
@@ -324,9 +329,30 @@ def load_corpus(root: Path, require_policies: bool = True) -> Corpus:
     policies = _load_policies(root, problems)
     entries = _load_entries(root, categories, policies, problems, warnings, require_policies)
     _exact_duplicates(entries, problems.items)
+    distinct = _load_distinct_pairs(root, {e.id for e in entries}, problems)
     if problems.items:
         raise CorpusInvalid(problems.items)
-    return Corpus(root=root, categories=categories, policies=policies, entries=entries, warnings=warnings)
+    return Corpus(root=root, categories=categories, policies=policies, entries=entries, warnings=warnings,
+                  distinct_pairs=distinct)
+
+
+def _load_distinct_pairs(root: Path, ids: set[str], problems: _Problems) -> set[frozenset[str]]:
+    path = root / "distinct_pairs.txt"
+    pairs: set[frozenset[str]] = set()
+    if not path.exists():
+        return pairs
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        if len(words) != 2:
+            problems.add(path, number, "-", "each line names two entry ids: `id id  # why they differ`")
+            continue
+        for eid in words:
+            if eid not in ids:
+                problems.add(path, number, "-", f"unknown entry id {eid!r}")
+        pairs.add(frozenset(words))
+    return pairs
 
 
 def corpus_stats(corpus: Corpus) -> dict[str, Any]:

@@ -92,3 +92,21 @@ def test_stats_count_categories_and_audiences(small_corpus: Path) -> None:
     assert sum(counts.values()) == stats["published"]
     assert stats["per_audience"]["个人"] > 0
     assert stats["answer_chars"]["min"] >= 60 and stats["answer_chars"]["max"] <= 400
+
+
+def test_near_duplicate_questions_across_entries_are_reported(small_corpus: Path, encoder) -> None:
+    from qa.quality import near_duplicates
+
+    path = small_corpus / "entries" / "gjj.jsonl"
+    records = _lines(path)
+    first, second = records[0], records[1]
+    second["alternates"].append("请问" + first["question"])
+    _write(path, records)
+    corpus = load_corpus(small_corpus)
+    found = [d for d in near_duplicates(corpus, encoder) if {d.entry, d.other_entry} == {first["id"], second["id"]}]
+    assert found and found[0].cosine >= 0.95
+    assert "reword one or merge the entries" in str(found[0])
+
+    (small_corpus / "distinct_pairs.txt").write_text(f"{first['id']} {second['id']}  # reviewed\n", encoding="utf-8")
+    corpus = load_corpus(small_corpus)
+    assert not [d for d in near_duplicates(corpus, encoder) if {d.entry, d.other_entry} == {first["id"], second["id"]}]
