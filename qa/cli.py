@@ -107,6 +107,77 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from tqdm import tqdm
+
+    from qa.config import REPO_ROOT
+    from qa.evaluation import baseline, runner
+    from qa.evaluation.goldset import GoldSetInvalid, check_against_corpus, load_gold, set_sha256
+    from qa.evaluation.report import write_reports
+
+    settings = _settings(args)
+    if args.corpus and not args.index:
+        # An imported corpus gets its own index beside the bundled one.
+        settings = settings.model_copy(update={"index_dir": settings.index_dir / "eval" / Path(args.corpus).name})
+    if args.corpus or args.build:
+        build(settings)
+    gold_path = Path(args.set) if args.set else REPO_ROOT / "eval" / "gold"
+    queries = load_gold(gold_path)
+    searcher = _searcher(settings)
+    problems = check_against_corpus(queries, searcher.index.entries)
+    if problems:
+        raise GoldSetInvalid(f"gold set has {len(problems)} problem(s):\n" + "\n".join(problems[:50]))
+    with tqdm(total=len(queries), unit="query", desc="evaluating", file=sys.stderr) as bar:
+        run = runner.run(searcher, queries, ablate=args.ablate, progress=lambda: bar.update(1))
+    hybrid = run.outcomes["hybrid"]
+    by_id = searcher.index.by_id
+    summary = run.summary()
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
+    report: dict[str, Any] = {
+        "created": created, "index": str(searcher.index.folder), "gold_set": str(gold_path),
+        "gold_set_sha256": set_sha256(gold_path), "corpus_sha256": searcher.index.manifest.corpus_sha256,
+        "model": searcher.index.manifest.model, "summary": summary,
+        "recall_curve": runner.recall_curve(hybrid), "sweep": runner.sweep(hybrid),
+        "by_category": runner.breakdown(hybrid, runner.category_of(by_id)),
+        "by_style": runner.breakdown(hybrid, lambda o: o.query.style),
+        "worst_misses": runner.worst_misses(hybrid, by_id),
+        "ablation": {name: runner.ranking_metrics(rows) for name, rows in run.outcomes.items()} if args.ablate else {},
+    }
+    baseline_path = Path(args.baseline) if args.baseline else REPO_ROOT / "eval" / "baseline.json"
+    saved = baseline.load_baseline(baseline_path)
+    verdict = baseline.compare(summary, saved, args.tolerance) if saved and not args.save_baseline else None
+    report["comparison"] = verdict
+    folder = Path(args.reports) if args.reports else REPO_ROOT / "eval" / "reports"
+    paths = write_reports(report, folder / created)
+
+    _out(f"{summary['queries']} queries ({summary['in_scope']} in scope, {summary['out_of_scope']} out of scope), "
+         f"threshold {summary['threshold']}")
+    for key in ("hit@1", "recall@3", "recall@5", "recall@10", "mrr@10", "ndcg@10", "oos_rejected",
+                "rejection_precision", "false_answer_rate", "coverage"):
+        _out(f"  {key:20s} {summary[key]:.4f}")
+    _out(f"  {'latency p50/p95':20s} {summary['latency_ms_p50']} / {summary['latency_ms_p95']} ms")
+    for name, m in report["ablation"].items():
+        _out(f"  ablation {name:8s} hit@1 {m['hit@1']:.4f}  recall@5 {m['recall@5']:.4f}  mrr@10 {m['mrr@10']:.4f}")
+    _out("reports: " + ", ".join(str(p) for p in paths))
+    if args.save_baseline:
+        baseline.save_baseline(baseline_path, summary, {k: report[k] for k in
+                               ("created", "gold_set_sha256", "corpus_sha256", "model")})
+        _out(f"baseline saved to {baseline_path}")
+        return 0
+    if verdict is None:
+        _out(f"no baseline at {baseline_path}: run `qa eval --save-baseline` to create one")
+        return 0
+    for line in verdict["lines"]:
+        _out(f"  vs baseline  {line}")
+    if not verdict["passed"]:
+        sys.stderr.write("REGRESSION: " + "; ".join(verdict["regressed"]) + "\n")
+        return 3
+    _out("no regression against the baseline")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -192,6 +263,18 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--corpus", help="corpus folder")
     s.add_argument("--build", action="store_true", help="build the index first if it is missing or stale")
     s.set_defaults(func=cmd_serve)
+
+    e = sub.add_parser("eval", help="run the gold set, write reports, compare with the baseline")
+    e.add_argument("--index", help="index folder (default: the current build)")
+    e.add_argument("--set", help="gold set file or folder (default: eval/gold)")
+    e.add_argument("--corpus", help="evaluate this corpus folder (built into its own index if needed)")
+    e.add_argument("--build", action="store_true", help="build the index first if it is missing or stale")
+    e.add_argument("--ablate", action="store_true", help="also rank lexical-only and dense-only")
+    e.add_argument("--baseline", help="baseline file (default: eval/baseline.json)")
+    e.add_argument("--save-baseline", action="store_true", help="make this run the new baseline")
+    e.add_argument("--tolerance", type=float, default=0.01, help="allowed drop before the gate fails (0.01 = 1 point)")
+    e.add_argument("--reports", help="folder for report folders (default: eval/reports)")
+    e.set_defaults(func=cmd_eval)
 
     c = sub.add_parser("corpus", help="check the corpus").add_subparsers(dest="corpus_command", required=True)
     v = c.add_parser("validate", help="report every problem with file, line and field")

@@ -139,22 +139,28 @@ class Searcher:
                 fused[top_dense] += self.settings.agreement_bonus
         return fused
 
+    def rank(self, dense: dict[int, float], lexical: dict[int, float], dense_weight: float | None = None,
+             categories: list[str] | None = None) -> list[tuple[int, float]]:
+        """Candidate entries as (entry row, fused score), best first."""
+        weight = self.settings.dense_weight if dense_weight is None else dense_weight
+        fused = self.fuse(dense, lexical, weight)
+        ranked = sorted(fused.items(), key=lambda item: item[1], reverse=True)
+        if categories:
+            wanted = set(categories)
+            ranked = [(e, s) for e, s in ranked if self.index.entries[e]["category"] in wanted]
+        return ranked
+
     def search(self, question: str, k: int = 5, categories: list[str] | None = None,
                dense_weight: float | None = None) -> SearchResult:
         """Best ``k`` entries for a question, best first, and whether the best one answers it."""
         started = time.perf_counter()
         dense, lexical = self.channel_scores(question)
-        weight = self.settings.dense_weight if dense_weight is None else dense_weight
-        fused = self.fuse(dense, lexical, weight)
-        ranked = sorted(fused, key=fused.__getitem__, reverse=True)
-        if categories:
-            wanted = set(categories)
-            ranked = [e for e in ranked if self.index.entries[e]["category"] in wanted]
+        ranked = self.rank(dense, lexical, dense_weight, categories)
         hits = []
-        for row in ranked[:k]:
+        for row, score in ranked[:k]:
             entry = self.index.entries[row]
             hits.append(Hit(
-                id=entry["id"], question=entry["question"], answer=entry["answer"], score=min(fused[row], 1.0),
+                id=entry["id"], question=entry["question"], answer=entry["answer"], score=min(score, 1.0),
                 category=entry["category"], sources=_sources(entry), dense=dense[row], lexical=lexical[row],
             ))
         answered = bool(hits) and hits[0].score >= self.settings.answer_threshold

@@ -1,0 +1,1 @@
+"""Editors' evaluation: gold queries against an index, metrics, reports and the regression gate."""
