@@ -50,7 +50,8 @@ def test_rejection_metrics_by_hand() -> None:
 
 
 def test_gold_queries_that_copy_an_alternate_fail_the_set() -> None:
-    entries = [{"id": "e1", "question": "租房可以提取住房公积金吗？", "alternates": ["租房能取公积金吗", "没买房公积金能拿出来交房租不"]}]
+    entries = [{"id": "e1", "question": "租房可以提取住房公积金吗？",
+                "alternates": ["租房能取公积金吗", "没买房公积金能拿出来交房租不"]}]
     copied = GoldQuery("租房能取公积金吗？", ("e1",), "colloquial", "g:1")
     near = GoldQuery("没买房公积金能拿出来交房租吗", ("e1",), "colloquial", "g:2")
     own = GoldQuery("我在青岛租房子住 公积金每年能取几回", ("e1",), "long", "g:3")
@@ -68,7 +69,8 @@ def test_gold_file_format_problems_are_listed(tmp_path: Path) -> None:
     with pytest.raises(GoldSetInvalid) as info:
         load_gold(path)
     message = str(info.value)
-    assert "gold.jsonl:1: style" in message and "gold.jsonl:2: query" in message and "gold.jsonl:3: invalid JSON" in message
+    assert "gold.jsonl:1: style" in message and "gold.jsonl:2: query" in message
+    assert "gold.jsonl:3: invalid JSON" in message
 
 
 def test_baseline_comparison_names_what_regressed() -> None:
