@@ -16,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from qa import pinyin
+
 log = logging.getLogger(__name__)
 
 _SPACES = re.compile(r"\s+")
@@ -122,6 +124,7 @@ class Tokenizer:
         with self._lock:
             if not self._ready:
                 self._jieba.initialize()
+                pinyin.syllables()
                 for word in self._words:
                     self._jieba.add_word(word, freq=max(self._jieba.suggest_freq(word), 2000))
                 self._ready = True
@@ -138,13 +141,25 @@ class Tokenizer:
         return out
 
     def tokens(self, normalised: str) -> list[str]:
-        """All lexical tokens: words, then ``#``-prefixed character bigrams and unigrams."""
+        """All lexical tokens: words, ``#``-prefixed character bigrams and unigrams, and
+        ``@``-prefixed pinyin syllable bigrams and unigrams.
+
+        A query typed in pinyin has only the pinyin tokens (and its Latin words).
+        """
+        typed_pinyin = pinyin.of_pinyin_query(normalised)
+        if typed_pinyin is not None:
+            return self.words(normalised) + pinyin.grams(typed_pinyin)
         words = self.words(normalised)
         grams: list[str] = []
         for run in _CJK.findall("".join(words)):
             grams.extend("#" + run[i : i + 2] for i in range(len(run) - 1))
             grams.extend("#" + ch for ch in run)
-        return words + grams
+        # Syllables of the text as typed (before synonyms): homophone typos still share them.
+        return words + grams + pinyin.grams(pinyin.of_chinese(normalised))
+
+    def is_pinyin(self, normalised: str) -> bool:
+        """True when the query is typed in pinyin rather than characters."""
+        return pinyin.of_pinyin_query(normalised) is not None
 
 
 def dedupe(items: Iterable[str]) -> list[str]:
