@@ -35,8 +35,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = 1
-FILES = ("manifest.json", "dense.faiss", "phrasings.npy", "entries.jsonl", "categories.json", "bm25/idf.json")
+# Bump when the files or the tokenisation change: older builds are then rebuilt, not misread.
+INDEX_FORMAT = 3
+FILES = ("manifest.json", "dense.faiss", "phrasings.npy", "answers.npy", "entries.jsonl", "categories.json",
+         "bm25/idf.json", "bm25_answers/idf.json")
 KEEP_BUILDS = 3
 
 
@@ -159,12 +161,17 @@ def build_index(
         if progress:
             progress(min(start + batch, len(texts)), len(texts))
     vectors = np.vstack(chunks) if chunks else vectors
+    answer_texts = [normalise(e.answer) for e in entries]
+    answer_vectors = np.vstack([encode(encoder, answer_texts[i : i + batch]) for i in range(0, len(entries), batch)])
+    if progress:
+        progress(len(texts), len(texts))
     dim = int(vectors.shape[1])
     dense = faiss.IndexFlatIP(dim)
     dense.add(vectors)
 
     tokenizer = Tokenizer(Vocabulary.load(corpus_dir / "dict"))
     lexical = LexicalIndex.build([tokenizer.tokens(t) for t in texts])
+    answer_lexical = LexicalIndex.build([tokenizer.tokens(t) for t in answer_texts])
 
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"-{sha[:8]}-{os.getpid()}"
     builds = index_dir / "builds"
@@ -174,6 +181,8 @@ def build_index(
     faiss.write_index(dense, str(tmp / "dense.faiss"))
     np.save(tmp / "phrasings.npy", owners, allow_pickle=False)
     lexical.save(tmp / "bm25")
+    np.save(tmp / "answers.npy", answer_vectors, allow_pickle=False)
+    answer_lexical.save(tmp / "bm25_answers")
     with (tmp / "entries.jsonl").open("w", encoding="utf-8") as out:
         for entry in entries:
             out.write(json.dumps(entry_document(entry, corpus), ensure_ascii=False) + "\n")
@@ -205,6 +214,8 @@ class LoadedIndex:
     dense: Any  # faiss.Index
     owners: np.ndarray  # phrasing row -> entry row
     lexical: LexicalIndex
+    answer_vectors: np.ndarray  # entry row -> unit vector of its answer
+    answer_lexical: LexicalIndex  # BM25 over answers, one document per entry
     entries: list[dict[str, Any]]
     categories: list[dict[str, Any]]
     tokenizer: Tokenizer
@@ -247,13 +258,17 @@ def load_index(index_dir: Path, model: str, corpus_dir: Path | None = None) -> L
         dense = faiss.read_index(str(folder / "dense.faiss"))
         owners = np.load(folder / "phrasings.npy", allow_pickle=False)
         lexical = LexicalIndex.load(folder / "bm25")
+        answer_vectors = np.load(folder / "answers.npy", allow_pickle=False)
+        answer_lexical = LexicalIndex.load(folder / "bm25_answers")
         entries = [json.loads(line) for line in (folder / "entries.jsonl").read_text(encoding="utf-8").splitlines()]
         categories = json.loads((folder / "categories.json").read_text(encoding="utf-8"))
     except Exception as exc:  # faiss/numpy/json each raise their own types for a damaged file
         raise IndexCorrupt(f"index {folder} is damaged ({type(exc).__name__}: {exc}): run `qa build`") from exc
     counts = (dense.ntotal, len(owners), lexical.n_docs, manifest.vectors)
-    if len(set(counts)) != 1 or len(entries) != manifest.entries or dense.d != manifest.dim:
+    answers_ok = answer_vectors.shape == (manifest.entries, manifest.dim) and answer_lexical.n_docs == manifest.entries
+    if len(set(counts)) != 1 or len(entries) != manifest.entries or dense.d != manifest.dim or not answers_ok:
         raise IndexCorrupt(f"index {folder} is inconsistent (vectors {counts}, entries {len(entries)} vs "
                            f"{manifest.entries}): run `qa build`")
     tokenizer = Tokenizer(Vocabulary.load(folder / "dict"))
-    return LoadedIndex(folder, manifest, dense, owners, lexical, entries, categories, tokenizer)
+    return LoadedIndex(folder, manifest, dense, owners, lexical, answer_vectors, answer_lexical, entries, categories,
+                       tokenizer)

@@ -2,8 +2,10 @@
 
 Both channels score every phrasing (question or alternate) of an entry, and an
 entry takes its best phrasing. The fused score is a weighted sum of the dense
-cosine and the normalised BM25 score, plus a small bonus when both channels put
-the same entry first (they agree far more often when right than when wrong).
+cosine and the normalised BM25 score, plus small weights for how well the query
+matches the entry's answer text (residents often use the answer's words, not the
+question's), plus a bonus when both channels put the same entry first (they agree
+far more often when right than when wrong).
 ``answered`` is the fused score of the top entry against a threshold; below it
 the closest entries are offered as suggestions instead of an answer.
 """
@@ -23,6 +25,16 @@ from qa.text import normalise
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+
+@dataclass
+class Channels:
+    """Per-entry scores of one query: best phrasing (dense, lexical) and the answer text."""
+
+    dense: dict[int, float]
+    lexical: dict[int, float]
+    answer_dense: dict[int, float]
+    answer_lexical: dict[int, float]
 
 
 @dataclass
@@ -105,19 +117,25 @@ class Searcher:
                 best[entry] = score
         return best
 
-    def channel_scores(self, question: str) -> tuple[dict[int, float], dict[int, float]]:
-        """Best dense and lexical score per candidate entry (union of both channels' top phrasings)."""
+    def channels(self, question: str) -> Channels:
+        """Every channel's score for each candidate entry (the union of both channels' top phrasings)."""
         from qa.encoder import encode
 
         text = normalise(question)
         c = min(self.settings.candidates, len(self._owners))
+        tokens = self.index.tokenizer.tokens(text)
+        lex_all = self.index.lexical.scores(tokens)
+        top = np.argpartition(-lex_all, c - 1)[:c] if c < len(lex_all) else np.arange(len(lex_all))
+        lexical = self._entry_max(top, lex_all[top])
+        answer_lex_all = self.index.answer_lexical.scores(tokens)
+        if self.index.tokenizer.is_pinyin(text):
+            # The encoder reads characters, not pinyin: only the lexical channels can judge.
+            answer_lexical = {e: float(answer_lex_all[e]) for e in lexical}
+            return Channels(dense={}, lexical=lexical, answer_dense={}, answer_lexical=answer_lexical)
+
         query = encode(self.encoder, [text])
         d_scores, d_rows = self.index.dense.search(query, c)
         dense = self._entry_max(d_rows[0][d_rows[0] >= 0], d_scores[0][d_rows[0] >= 0])
-
-        lex_all = self.index.lexical.scores(self.index.tokenizer.tokens(text))
-        top = np.argpartition(-lex_all, c - 1)[:c] if c < len(lex_all) else np.arange(len(lex_all))
-        lexical = self._entry_max(top, lex_all[top])
 
         # Entries found by one channel only: fill in the other channel's exact score.
         for entry in set(lexical) - set(dense):
@@ -127,41 +145,57 @@ class Searcher:
         for entry in set(dense) - set(lexical):
             lo, hi = self.index.first_row[entry], self.index.first_row[entry + 1]
             lexical[entry] = float(lex_all[lo:hi].max())
-        return dense, lexical
+        rows = np.fromiter(dense, dtype=np.int64, count=len(dense))
+        answer_dense = dict(zip(dense, (self.index.answer_vectors[rows] @ query[0]).tolist(), strict=True))
+        answer_lexical = {e: float(answer_lex_all[e]) for e in dense}
+        return Channels(dense=dense, lexical=lexical, answer_dense=answer_dense, answer_lexical=answer_lexical)
 
-    def fuse(self, dense: dict[int, float], lexical: dict[int, float], dense_weight: float) -> dict[int, float]:
-        """One score per entry: weighted dense + lexical, bonus when both channels agree on the top entry."""
-        fused = {e: dense_weight * dense[e] + (1 - dense_weight) * lexical[e] for e in dense}
-        if dense and lexical and 0 < dense_weight < 1:
-            top_dense = max(dense, key=dense.__getitem__)
-            top_lexical = max(lexical, key=lexical.__getitem__)
-            if top_dense == top_lexical:
-                fused[top_dense] += self.settings.agreement_bonus
+    def fuse(self, ch: Channels, mode: str = "hybrid") -> dict[int, float]:
+        """One score per entry.
+
+        ``hybrid``: weighted dense + lexical score of the best phrasing, plus small weights
+        for how well the query matches the entry's answer, plus a bonus when the dense and
+        lexical channels put the same entry first. ``dense`` and ``lexical`` keep one family
+        of channels (for ablation). A pinyin query has no dense scores: lexical stands alone.
+        """
+        st = self.settings
+        if mode == "lexical" or not ch.dense:
+            return {e: ch.lexical[e] + st.answer_lexical_weight * ch.answer_lexical[e] for e in ch.lexical}
+        if mode == "dense":
+            return {e: ch.dense[e] + st.answer_dense_weight * ch.answer_dense[e] for e in ch.dense}
+        w = st.dense_weight
+        fused = {
+            e: w * ch.dense[e] + (1 - w) * ch.lexical[e]
+            + st.answer_lexical_weight * ch.answer_lexical[e] + st.answer_dense_weight * ch.answer_dense[e]
+            for e in ch.dense
+        }
+        top_dense = max(ch.dense, key=ch.dense.__getitem__)
+        agree = top_dense == max(ch.lexical, key=ch.lexical.__getitem__)
+        if agree and ch.dense[top_dense] >= st.agreement_min_dense:
+            fused[top_dense] += st.agreement_bonus
         return fused
 
-    def rank(self, dense: dict[int, float], lexical: dict[int, float], dense_weight: float | None = None,
-             categories: list[str] | None = None) -> list[tuple[int, float]]:
+    def rank(self, ch: Channels, mode: str = "hybrid", categories: list[str] | None = None) -> list[tuple[int, float]]:
         """Candidate entries as (entry row, fused score), best first."""
-        weight = self.settings.dense_weight if dense_weight is None else dense_weight
-        fused = self.fuse(dense, lexical, weight)
+        fused = self.fuse(ch, mode)
         ranked = sorted(fused.items(), key=lambda item: item[1], reverse=True)
         if categories:
             wanted = set(categories)
             ranked = [(e, s) for e, s in ranked if self.index.entries[e]["category"] in wanted]
         return ranked
 
-    def search(self, question: str, k: int = 5, categories: list[str] | None = None,
-               dense_weight: float | None = None) -> SearchResult:
+    def search(self, question: str, k: int = 5, categories: list[str] | None = None) -> SearchResult:
         """Best ``k`` entries for a question, best first, and whether the best one answers it."""
         started = time.perf_counter()
-        dense, lexical = self.channel_scores(question)
-        ranked = self.rank(dense, lexical, dense_weight, categories)
+        ch = self.channels(question)
+        ranked = self.rank(ch, categories=categories)
         hits = []
         for row, score in ranked[:k]:
             entry = self.index.entries[row]
             hits.append(Hit(
                 id=entry["id"], question=entry["question"], answer=entry["answer"], score=min(score, 1.0),
-                category=entry["category"], sources=_sources(entry), dense=dense[row], lexical=lexical[row],
+                category=entry["category"], sources=_sources(entry), dense=ch.dense.get(row, 0.0),
+                lexical=ch.lexical[row],
             ))
         answered = bool(hits) and hits[0].score >= self.settings.answer_threshold
         suggestions = [] if answered else [h.question for h in hits[:3]]

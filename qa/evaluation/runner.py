@@ -12,9 +12,9 @@ from qa.evaluation.metrics import hit_at, ndcg_at, percentile, recall_at, recipr
 from qa.search import Searcher
 
 RECALL_KS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
-SWEEP = [round(0.30 + 0.01 * i, 2) for i in range(61)]  # 0.30 .. 0.90
+SWEEP = [round(0.20 + 0.01 * i, 2) for i in range(81)]  # 0.20 .. 1.00
 
-VARIANTS = {"hybrid": None, "dense": 1.0, "lexical": 0.0}
+VARIANTS = ("hybrid", "dense", "lexical")
 
 
 @dataclass
@@ -109,19 +109,19 @@ class EvalRun:
 def run(searcher: Searcher, queries: list[GoldQuery], ablate: bool = False,
         progress: Callable[[], None] | None = None) -> EvalRun:
     """Search every gold query once; rank the same channel scores for each variant."""
-    variants = VARIANTS if ablate else {"hybrid": None}
+    variants = VARIANTS if ablate else ("hybrid",)
     result = EvalRun(outcomes={name: [] for name in variants}, threshold=searcher.settings.answer_threshold)
     ids = [e["id"] for e in searcher.index.entries]
     for query in queries:
         started = time.perf_counter()
-        dense, lexical = searcher.channel_scores(query.query)
-        hybrid = searcher.rank(dense, lexical)
+        channels = searcher.channels(query.query)
+        hybrid = searcher.rank(channels)
         ms = (time.perf_counter() - started) * 1000
-        for name, weight in variants.items():
-            ranked = hybrid if weight is None else searcher.rank(dense, lexical, weight)
+        for name in variants:
+            ranked = hybrid if name == "hybrid" else searcher.rank(channels, mode=name)
             result.outcomes[name].append(Outcome(
                 query=query, ranked=[ids[e] for e, _ in ranked[:10]], scores=[s for _, s in ranked[:10]],
-                ms=ms if weight is None else 0.0,
+                ms=ms if name == "hybrid" else 0.0,
             ))
         if progress:
             progress()
