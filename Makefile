@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test build lint clean
+.PHONY: install run test build eval lint lock clean
 
 install: $(STAMP)
 
@@ -24,8 +24,19 @@ build: install
 run: install
 	$(BIN)/qa serve --build
 
+# The test suite, then the evaluation gate: fails when quality regressed against eval/baseline.json.
 test: install
 	$(BIN)/python -m pytest
+	$(BIN)/qa eval --build
+
+eval: install
+	$(BIN)/qa eval --build --ablate
+
+lock: install
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^torch==' > requirements.lock.tmp
+	(echo "# Exact versions of every package, used as pip constraints by \`make install\`."; \
+	 echo "# Regenerate after changing pyproject.toml: make lock"; cat requirements.lock.tmp; echo "torch==2.13.0") \
+	 > requirements.lock && rm requirements.lock.tmp
 
 lint: install
 	$(BIN)/ruff check qa tests
