@@ -96,10 +96,16 @@ def _line_chart(series: dict[str, list[tuple[float, float]]], width: int = 520, 
     return "".join(parts) + "</svg>"
 
 
-def _bars(values: dict[str, float], width: int = 520) -> str:
+STYLE_NAMES = {
+    "colloquial": "口语", "keywords": "关键词", "typo": "错别字", "abbreviation": "简称", "traditional": "繁体字",
+    "pinyin": "拼音", "long": "长段叙述", "enterprise": "企业口吻", "formal": "书面语",
+}
+
+
+def _bars(values: dict[str, float], width: int = 600) -> str:
     row = 22
     height = row * len(values) + 10
-    label_w = 190
+    label_w = 270
     parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">']
     for i, (name, value) in enumerate(values.items()):
         y = 5 + i * row
@@ -129,7 +135,7 @@ def html_report(report: dict[str, Any]) -> str:
         "无关问题拒答率": [(p["threshold"], p["oos_rejected"]) for p in sweep],
     }, xlabel="回答阈值", marker=s["threshold"], xrange=(sweep[0]["threshold"], sweep[-1]["threshold"]))
     cats = _bars({name: m["hit@1"] for name, m in report["by_category"].items()})
-    styles = _bars({name: m["hit@1"] for name, m in report["by_style"].items()})
+    styles = _bars({f"{STYLE_NAMES.get(name, name)} ({name})": m["hit@1"] for name, m in report["by_style"].items()})
     misses = "".join(
         f"<tr><td>{esc(m['query'])}</td><td>{esc(m['style'])}</td><td>{esc(m['expected'][0]['id'])} "
         f"{esc(m['expected'][0]['question'])}</td><td>{m['rank'] or '>10'}</td><td>"
