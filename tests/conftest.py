@@ -9,13 +9,22 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from qa.config import REPO_ROOT, Settings
+from qa.config import REPO_ROOT, Settings, get_settings
 from qa.encoder import load_encoder
 from qa.index import build_index
 from qa.search import Searcher
 from qa.service import Service
 
 BUNDLED_CORPUS = REPO_ROOT / "corpus"
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    """Settings are read once per process (lru_cache); tests that set QA_* variables must not
+    see another test's cached settings, nor leave theirs behind."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
