@@ -48,10 +48,11 @@ def build(settings: Settings, force: bool = False) -> Path:
     started = time.perf_counter()
     _out(f"loading model {settings.model} …")
     encoder = load_encoder(settings.model, settings.models_dir, threads=settings.build_threads)
-    bar = tqdm(total=0, unit="phrasing", desc="embedding", file=sys.stderr)
+    bar = tqdm(total=None, unit="text", desc="embedding questions, alternates and answers", file=sys.stderr)
 
     def progress(done: int, total: int) -> None:
-        bar.total = total
+        if bar.total != total:
+            bar.reset(total=total)
         bar.update(done - bar.n)
 
     folder = build_index(settings.corpus_dir, settings.index_dir, encoder, settings.model, progress=progress)

@@ -26,7 +26,7 @@ import numpy as np
 
 import qa
 from qa.corpus import Corpus, Entry, corpus_sha256, load_corpus
-from qa.errors import IndexCorrupt, IndexMismatch, IndexMissing
+from qa.errors import CorpusInvalid, IndexCorrupt, IndexMismatch, IndexMissing
 from qa.lexical import LexicalIndex
 from qa.text import Tokenizer, Vocabulary, normalise
 
@@ -151,20 +151,22 @@ def build_index(
     corpus = load_corpus(corpus_dir, require_policies=require_policies)
     sha = corpus.sha256()
     entries = corpus.published
+    if not entries:
+        raise CorpusInvalid([f"{corpus_dir}: no published entries to index"])
     texts, owners = phrasing_texts(entries)
-
-    vectors = np.empty((len(texts), 0), dtype=np.float32)
-    batch = 512
-    chunks = []
-    for start in range(0, len(texts), batch):
-        chunks.append(encode(encoder, texts[start : start + batch]))
-        if progress:
-            progress(min(start + batch, len(texts)), len(texts))
-    vectors = np.vstack(chunks) if chunks else vectors
     answer_texts = [normalise(e.answer) for e in entries]
-    answer_vectors = np.vstack([encode(encoder, answer_texts[i : i + batch]) for i in range(0, len(entries), batch)])
-    if progress:
-        progress(len(texts), len(texts))
+    total = len(texts) + len(answer_texts)
+
+    def embed(items: list[str], done_before: int, batch: int = 512) -> np.ndarray:
+        chunks = []
+        for start in range(0, len(items), batch):
+            chunks.append(encode(encoder, items[start : start + batch]))
+            if progress:
+                progress(done_before + min(start + batch, len(items)), total)
+        return np.vstack(chunks)
+
+    vectors = embed(texts, 0)
+    answer_vectors = embed(answer_texts, len(texts))
     dim = int(vectors.shape[1])
     dense = faiss.IndexFlatIP(dim)
     dense.add(vectors)
