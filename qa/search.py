@@ -101,7 +101,6 @@ class Searcher:
         self.encoder = encoder
         self.settings = settings
         self._owners = index.owners
-        self._n_entries = len(index.entries)
 
     def entry(self, entry_id: str) -> dict[str, Any]:
         try:
