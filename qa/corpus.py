@@ -21,7 +21,7 @@ import hashlib
 import json
 import re
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -377,8 +377,3 @@ def corpus_stats(corpus: Corpus) -> dict[str, Any]:
         "answer_chars": {"min": min(answers), "median": statistics.median(answers), "max": max(answers)},
         "policies_cited": len({p for e in published for p in e.policy_ids}),
     }
-
-
-def entry_record(entry: Entry) -> dict[str, Any]:
-    """An entry as a plain JSON-ready dict."""
-    return asdict(entry)

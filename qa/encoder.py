@@ -10,7 +10,6 @@ nothing is ever fetched from a model hub.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -154,13 +153,3 @@ def encode(model: SentenceTransformer, texts: list[str], batch_size: int = 256) 
         texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
     )
     return np.ascontiguousarray(vectors, dtype=np.float32)
-
-
-def describe(model_name: str, models_dir: Path) -> dict[str, Any]:
-    """Identity of a model for the index manifest: its name and, for folders, its config."""
-    folder = model_folder_for(model_name, models_dir) or Path(model_name)
-    info: dict[str, Any] = {"name": model_name}
-    cfg = folder / "modules.json"
-    if cfg.exists():
-        info["modules"] = json.loads(cfg.read_text(encoding="utf-8"))
-    return info

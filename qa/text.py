@@ -10,7 +10,6 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -160,8 +159,3 @@ class Tokenizer:
     def is_pinyin(self, normalised: str) -> bool:
         """True when the query is typed in pinyin rather than characters."""
         return pinyin.of_pinyin_query(normalised) is not None
-
-
-def dedupe(items: Iterable[str]) -> list[str]:
-    """Items in first-seen order without repeats."""
-    return list(dict.fromkeys(items))
