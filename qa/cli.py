@@ -129,7 +129,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     searcher = _searcher(settings)
     problems = check_against_corpus(queries, searcher.index.entries)
     if problems:
-        raise GoldSetInvalid(f"gold set has {len(problems)} problem(s):\n" + "\n".join(problems[:50]))
+        raise GoldSetInvalid.listing(problems)
     with tqdm(total=len(queries), unit="query", desc="evaluating", file=sys.stderr) as bar:
         run = runner.run(searcher, queries, ablate=args.ablate, progress=lambda: bar.update(1))
     hybrid = run.outcomes["hybrid"]

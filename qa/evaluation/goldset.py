@@ -27,6 +27,11 @@ NEAR_COPY_JACCARD = 0.8
 class GoldSetInvalid(QAError):
     """The gold set has problems; the message lists them."""
 
+    @classmethod
+    def listing(cls, problems: list[str]) -> GoldSetInvalid:
+        """One error naming every problem (the first 50 in full)."""
+        return cls(f"gold set has {len(problems)} problem(s):\n" + "\n".join(problems[:50]))
+
 
 @dataclass(frozen=True)
 class GoldQuery:
@@ -79,7 +84,7 @@ def load_gold(path: Path) -> list[GoldQuery]:
                 problems.append(f"{where}: style: {style!r} must be one of {', '.join(allowed)}")
             queries.append(GoldQuery(query=query, ids=tuple(ids), style=str(style), where=where))
     if problems:
-        raise GoldSetInvalid(f"gold set has {len(problems)} problem(s):\n" + "\n".join(problems[:50]))
+        raise GoldSetInvalid.listing(problems)
     if not queries:
         raise GoldSetInvalid(f"gold set {path} has no queries")
     return queries
