@@ -39,8 +39,8 @@ lock: install
 	 > requirements.lock && rm requirements.lock.tmp
 
 lint: install
-	$(BIN)/ruff check qa tests
-	$(BIN)/mypy qa
+	$(BIN)/ruff check qa ui tests
+	$(BIN)/mypy qa ui
 
 clean:
 	rm -rf $(VENV) index/builds index/CURRENT index/models

@@ -42,6 +42,27 @@ class Settings(BaseSettings):
     max_query_chars: int = 500
     max_k: int = 50
 
+    database_url: str = Field(
+        default=f"sqlite:///{REPO_ROOT / 'var' / 'qa.sqlite3'}",
+        description="feedback and unanswered questions (SQLAlchemy URL; postgresql+psycopg://… for several instances)",
+    )
+    cors_origins: str = Field(
+        default="", description="comma-separated origins allowed to call the API from a browser (the widget's hosts)"
+    )
+    public_url: str = Field(
+        default="", description="the service's public base URL, for QR codes and the widget snippet"
+    )
+    ui: bool = Field(default=True, description="serve the residents' chat at / and the widget")
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """Origins allowed by CORS: the service's own (the demo page) plus ``QA_CORS_ORIGINS``."""
+        own = [f"http://{self.host}:{self.port}", f"http://localhost:{self.port}", f"http://127.0.0.1:{self.port}"]
+        if self.public_url:
+            own.append(self.public_url.rstrip("/"))
+        extra = [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+        return list(dict.fromkeys(own + extra))
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -7,6 +7,7 @@ Layout of a corpus folder::
     entries/<slug>.jsonl      Q&A entries of one category, one entry per line, sorted by id
     dict/userdict.txt         terms jieba must keep whole
     dict/synonyms.txt         synonym groups, canonical term first
+    packs.jsonl               policy packs (专题政策包): curated entries for one group of people
     distinct_pairs.txt        entry pairs an editor reviewed as different questions despite
                               near-identical wording (``id id  # why``), exempt from the
                               near-duplicate check
@@ -31,6 +32,8 @@ from qa.errors import CorpusInvalid
 POLICY_STATUSES = ("现行有效", "已修订", "已废止")
 ENTRY_STATUSES = ("published", "draft", "retired")
 AUDIENCES = ("个人", "企业")
+# A policy's life from drafting to review (the city report's "政策全生命周期"); `links` maps a stage to a URL.
+LIFECYCLE = ("制定", "发布", "解读", "兑现", "评估")
 MIN_ANSWER_CHARS = 60
 MAX_ANSWER_CHARS = 400
 MIN_ALTERNATES = 3
@@ -55,7 +58,7 @@ class Policy:
     url: str
     effective: str | None = None
     expires: str | None = None
-    links: dict[str, str] = field(default_factory=dict)  # 解读 / 兑现 / 评估 -> URL
+    links: dict[str, str] = field(default_factory=dict)  # lifecycle stage (制定 … 评估) -> URL
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,17 @@ class Entry:
         return [self.question, *self.alternates]
 
 
+@dataclass(frozen=True)
+class Pack:
+    """A policy pack (专题政策包): the entries one group of people needs, in reading order."""
+
+    id: str
+    title: str
+    audience: str
+    description: str
+    entries: list[str]
+
+
 @dataclass
 class Corpus:
     root: Path
@@ -87,6 +101,7 @@ class Corpus:
     entries: list[Entry]
     warnings: list[str] = field(default_factory=list)
     distinct_pairs: set[frozenset[str]] = field(default_factory=set)
+    packs: list[Pack] = field(default_factory=list)
 
     @property
     def published(self) -> list[Entry]:
@@ -101,7 +116,7 @@ def corpus_files(root: Path) -> list[Path]:
     files = [root / "categories.jsonl", root / "policies.jsonl"]
     files += sorted((root / "entries").glob("*.jsonl"))
     files += sorted((root / "dict").glob("*.txt"))
-    files.append(root / "distinct_pairs.txt")
+    files += [root / "distinct_pairs.txt", root / "packs.jsonl"]
     return [f for f in files if f.exists()]
 
 
@@ -224,8 +239,13 @@ def _load_policies(root: Path, problems: _Problems) -> dict[str, Policy]:
         doc_no = rec.get("doc_no") or ""
         links = rec.get("links") or {}
         if not isinstance(links, dict):
-            problems.add(path, line, "links", "must be an object mapping a name (解读, 兑现 …) to a URL")
+            problems.add(path, line, "links", f"must be an object mapping a stage ({', '.join(LIFECYCLE)}) to a URL")
             links = {}
+        for stage, link in links.items():
+            if stage not in LIFECYCLE:
+                problems.add(path, line, "links", f"unknown stage {stage!r}; stages are {', '.join(LIFECYCLE)}")
+            if not isinstance(link, str) or not link.startswith(("https://", "http://")):
+                problems.add(path, line, "links", f"{stage}: {link!r} must start with https:// or http://")
         if pid:
             policies[pid] = Policy(
                 id=pid, title=title, doc_no=str(doc_no), issuer=issuer, published=str(rec.get("published")),
@@ -330,10 +350,39 @@ def load_corpus(root: Path, require_policies: bool = True) -> Corpus:
     entries = _load_entries(root, categories, policies, problems, warnings, require_policies)
     _exact_duplicates(entries, problems.items)
     distinct = _load_distinct_pairs(root, {e.id for e in entries}, problems)
+    packs = _load_packs(root, {e.id for e in entries if e.status == "published"}, problems)
     if problems.items:
         raise CorpusInvalid(problems.items)
     return Corpus(root=root, categories=categories, policies=policies, entries=entries, warnings=warnings,
-                  distinct_pairs=distinct)
+                  distinct_pairs=distinct, packs=packs)
+
+
+def _load_packs(root: Path, published: set[str], problems: _Problems) -> list[Pack]:
+    path = root / "packs.jsonl"
+    packs: list[Pack] = []
+    if not path.exists():
+        return packs
+    seen: set[str] = set()
+    for line, rec in _read_jsonl(path, problems):
+        pid = _text(rec, "id", path, line, problems)
+        if pid and not _ID.match(pid):
+            problems.add(path, line, "id", f"{pid!r} must be letters, digits, '-', '_' or '.'")
+        if pid in seen:
+            problems.add(path, line, "id", f"duplicate pack id {pid!r}")
+        seen.add(pid)
+        title = _text(rec, "title", path, line, problems)
+        audience = _text(rec, "audience", path, line, problems)
+        description = _text(rec, "description", path, line, problems, required=False)
+        ids = _text_list(rec, "entries", path, line, problems)
+        if not ids:
+            problems.add(path, line, "entries", "a pack lists at least one entry id")
+        for eid in ids:
+            if eid not in published:
+                problems.add(path, line, "entries", f"{eid!r} is not a published entry")
+        if len(set(ids)) != len(ids):
+            problems.add(path, line, "entries", "lists an entry twice")
+        packs.append(Pack(id=pid, title=title, audience=audience, description=description, entries=ids))
+    return packs
 
 
 def _load_distinct_pairs(root: Path, ids: set[str], problems: _Problems) -> set[frozenset[str]]:

@@ -35,3 +35,11 @@ class IndexCorrupt(QAError):
 
 class EntryNotFound(QAError):
     """No entry has the requested id."""
+
+
+class UnknownCategory(QAError):
+    """A category filter names a category the corpus does not have."""
+
+
+class PolicyNotFound(QAError):
+    """No policy in the registry has the requested id."""

@@ -3,7 +3,8 @@
 Layout::
 
     index/CURRENT                 name of the build in use (replaced atomically)
-    index/builds/<name>/          manifest.json, dense.faiss, phrasings.npy, bm25/, entries.jsonl
+    index/builds/<name>/          manifest.json, dense.faiss, phrasings.npy, bm25/, entries.jsonl,
+                                  policies.json (with the entries citing each), packs.json
 
 A build is written to a fresh folder and only then made current, so a crash
 mid-build leaves the previous index serving. Nothing is pickled.
@@ -36,9 +37,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when the files or the tokenisation change: older builds are then rebuilt, not misread.
-INDEX_FORMAT = 3
+INDEX_FORMAT = 4
 FILES = ("manifest.json", "dense.faiss", "phrasings.npy", "answers.npy", "entries.jsonl", "categories.json",
-         "bm25/idf.json", "bm25_answers/idf.json")
+         "policies.json", "packs.json", "bm25/idf.json", "bm25_answers/idf.json")
 KEEP_BUILDS = 3
 
 
@@ -117,6 +118,19 @@ def entry_document(entry: Entry, corpus: Corpus) -> dict[str, Any]:
     return record
 
 
+def policy_registry(corpus: Corpus) -> list[dict[str, Any]]:
+    """Every policy with the published entries that cite it (the policy page lists them)."""
+    citing: dict[str, list[str]] = {pid: [] for pid in corpus.policies}
+    for entry in corpus.published:
+        for pid in entry.policy_ids:
+            citing[pid].append(entry.id)
+    return [{**asdict(p), "cited_by": citing[p.id]} for p in corpus.policies.values()]
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
 def is_up_to_date(index_dir: Path, corpus_dir: Path, model: str) -> bool:
     """True when the current build was made from this corpus with this model and format."""
     build = current_build(index_dir)
@@ -188,9 +202,9 @@ def build_index(
     with (tmp / "entries.jsonl").open("w", encoding="utf-8") as out:
         for entry in entries:
             out.write(json.dumps(entry_document(entry, corpus), ensure_ascii=False) + "\n")
-    (tmp / "categories.json").write_text(
-        json.dumps([asdict(c) for c in corpus.categories], ensure_ascii=False, indent=1), encoding="utf-8"
-    )
+    _write_json(tmp / "categories.json", [asdict(c) for c in corpus.categories])
+    _write_json(tmp / "policies.json", policy_registry(corpus))
+    _write_json(tmp / "packs.json", [asdict(p) for p in corpus.packs])
     # The dictionaries travel with the build so a shipped index tokenises as it was built.
     shutil.copytree(corpus_dir / "dict", tmp / "dict") if (corpus_dir / "dict").is_dir() else (tmp / "dict").mkdir()
     manifest = Manifest(
@@ -221,6 +235,8 @@ class LoadedIndex:
     entries: list[dict[str, Any]]
     categories: list[dict[str, Any]]
     tokenizer: Tokenizer
+    policies: dict[str, dict[str, Any]]  # id -> policy with "cited_by" entry ids
+    packs: list[dict[str, Any]]
 
     @property
     def by_id(self) -> dict[str, dict[str, Any]]:
@@ -264,6 +280,8 @@ def load_index(index_dir: Path, model: str, corpus_dir: Path | None = None) -> L
         answer_lexical = LexicalIndex.load(folder / "bm25_answers")
         entries = [json.loads(line) for line in (folder / "entries.jsonl").read_text(encoding="utf-8").splitlines()]
         categories = json.loads((folder / "categories.json").read_text(encoding="utf-8"))
+        policies = {p["id"]: p for p in json.loads((folder / "policies.json").read_text(encoding="utf-8"))}
+        packs = json.loads((folder / "packs.json").read_text(encoding="utf-8"))
     except Exception as exc:  # faiss/numpy/json each raise their own types for a damaged file
         raise IndexCorrupt(f"index {folder} is damaged ({type(exc).__name__}: {exc}): run `qa build`") from exc
     counts = (dense.ntotal, len(owners), lexical.n_docs, manifest.vectors)
@@ -273,4 +291,4 @@ def load_index(index_dir: Path, model: str, corpus_dir: Path | None = None) -> L
                            f"{manifest.entries}): run `qa build`")
     tokenizer = Tokenizer(Vocabulary.load(folder / "dict"))
     return LoadedIndex(folder, manifest, dense, owners, lexical, answer_vectors, answer_lexical, entries, categories,
-                       tokenizer)
+                       tokenizer, policies, packs)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qa.config import Settings
-from qa.errors import EntryNotFound
+from qa.errors import EntryNotFound, UnknownCategory
 from qa.index import LoadedIndex
 from qa.text import normalise
 
@@ -38,7 +38,17 @@ class Channels:
 
 
 @dataclass
+class Scope:
+    """The part of the index a category filter allows: entry rows, phrasing rows, a FAISS selector."""
+
+    entries: np.ndarray  # bool per entry row
+    phrasings: np.ndarray  # bool per phrasing row
+    selector: Any  # faiss.IDSelector over the allowed phrasing rows
+
+
+@dataclass
 class Source:
+    id: str
     title: str
     doc_no: str
     issuer: str
@@ -85,7 +95,8 @@ class SearchResult:
 
 def _sources(entry: dict[str, Any]) -> list[Source]:
     return [
-        Source(title=p["title"], doc_no=p.get("doc_no", ""), issuer=p["issuer"], url=p["url"], status=p["status"])
+        Source(id=p["id"], title=p["title"], doc_no=p.get("doc_no", ""), issuer=p["issuer"], url=p["url"],
+               status=p["status"])
         for p in entry.get("sources", [])
     ]
 
@@ -101,6 +112,42 @@ class Searcher:
         self.encoder = encoder
         self.settings = settings
         self._owners = index.owners
+        self._scopes: dict[tuple[str, ...], Scope] = {}
+
+    def category_names(self, wanted: list[str] | None) -> list[str] | None:
+        """Category names from names, slugs or unique name prefixes; unknown ones are refused."""
+        if not wanted:
+            return None
+        names = [c["name"] for c in self.index.categories]
+        by_key = {c["name"]: c["name"] for c in self.index.categories}
+        by_key.update({c["slug"]: c["name"] for c in self.index.categories})
+        found: set[str] = set()
+        unknown: list[str] = []
+        for word in (w.strip() for w in wanted):
+            # An exact name or slug, else the one category whose name starts with it (企业开办 → 企业开办与市场监管).
+            prefixed = [n for n in names if word and n.startswith(word)]
+            if word in by_key:
+                found.add(by_key[word])
+            elif len(prefixed) == 1:
+                found.add(prefixed[0])
+            else:
+                unknown.append(word)
+        if unknown:
+            raise UnknownCategory(f"没有这个分类：{'、'.join(unknown)}。可选分类：{'、'.join(names)}")
+        return sorted(found)
+
+    def scope(self, names: list[str]) -> Scope:
+        """The rows a category filter allows, computed once per set of categories."""
+        import faiss
+
+        key = tuple(sorted(names))
+        if key not in self._scopes:
+            wanted = set(key)
+            entries = np.array([e["category"] in wanted for e in self.index.entries], dtype=bool)
+            phrasings = entries[self._owners]
+            rows = np.flatnonzero(phrasings).astype(np.int64)
+            self._scopes[key] = Scope(entries, phrasings, faiss.IDSelectorBatch(rows))
+        return self._scopes[key]
 
     def entry(self, entry_id: str) -> dict[str, Any]:
         try:
@@ -116,15 +163,24 @@ class Searcher:
                 best[entry] = score
         return best
 
-    def channels(self, question: str) -> Channels:
-        """Every channel's score for each candidate entry (the union of both channels' top phrasings)."""
+    def channels(self, question: str, scope: Scope | None = None) -> Channels:
+        """Every channel's score for each candidate entry (the union of both channels' top phrasings).
+
+        With a ``scope`` both channels search only the allowed phrasings, so a narrow category
+        filter still gets its best candidates rather than what is left of the global top.
+        """
+        import faiss
+
         from qa.encoder import encode
 
         text = normalise(question)
         c = min(self.settings.candidates, len(self._owners))
         tokens = self.index.tokenizer.tokens(text)
         lex_all = self.index.lexical.scores(tokens)
-        top = np.argpartition(-lex_all, c - 1)[:c] if c < len(lex_all) else np.arange(len(lex_all))
+        ranked_lex = lex_all if scope is None else np.where(scope.phrasings, lex_all, -1.0)
+        top = np.argpartition(-ranked_lex, c - 1)[:c] if c < len(lex_all) else np.arange(len(lex_all))
+        if scope is not None:
+            top = top[scope.phrasings[top]]
         lexical = self._entry_max(top, lex_all[top])
         answer_lex_all = self.index.answer_lexical.scores(tokens)
         if self.index.tokenizer.is_pinyin(text):
@@ -133,7 +189,8 @@ class Searcher:
             return Channels(dense={}, lexical=lexical, answer_dense={}, answer_lexical=answer_lexical)
 
         query = encode(self.encoder, [text])
-        d_scores, d_rows = self.index.dense.search(query, c)
+        params = None if scope is None else faiss.SearchParameters(sel=scope.selector)  # type: ignore[call-arg]
+        d_scores, d_rows = self.index.dense.search(query, c, params=params)
         dense = self._entry_max(d_rows[0][d_rows[0] >= 0], d_scores[0][d_rows[0] >= 0])
 
         # Entries found by one channel only: fill in the other channel's exact score.
@@ -184,10 +241,14 @@ class Searcher:
         return ranked
 
     def search(self, question: str, k: int = 5, categories: list[str] | None = None) -> SearchResult:
-        """Best ``k`` entries for a question, best first, and whether the best one answers it."""
+        """Best ``k`` entries for a question, best first, and whether the best one answers it.
+
+        ``categories`` (names or slugs) restricts the answer to those categories.
+        """
         started = time.perf_counter()
-        ch = self.channels(question)
-        ranked = self.rank(ch, categories=categories)
+        names = self.category_names(categories)
+        ch = self.channels(question, self.scope(names) if names else None)
+        ranked = self.rank(ch, categories=names)
         hits = []
         for row, score in ranked[:k]:
             entry = self.index.entries[row]

@@ -39,8 +39,10 @@ def encoder(models_dir: Path):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Settings:
+    db = tmp_path_factory.mktemp("db") / "qa.sqlite3"
     return Settings(
-        corpus_dir=BUNDLED_CORPUS, index_dir=tmp_path_factory.mktemp("index"), models_dir=models_dir, model="usem3"
+        corpus_dir=BUNDLED_CORPUS, index_dir=tmp_path_factory.mktemp("index"), models_dir=models_dir, model="usem3",
+        database_url=f"sqlite:///{db}", cors_origins="https://enterprise.example",
     )
 
 

@@ -6,17 +6,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 import qa
 from qa.api import errors
-from qa.api.routes import entries, health, search
+from qa.api.routes import ask, entries, feedback, health, policies, search
 from qa.config import Settings, get_settings
 from qa.service import Service
 
 
 def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
-    """The API app. Pass a loaded ``service`` to skip loading (tests, embedding)."""
+    """The API app, and with ``settings.ui`` the chat at ``/``, policy pages and the widget.
+
+    Pass a loaded ``service`` to skip loading (tests, embedding); the chat is built from the
+    loaded index (its packs and categories), so ``qa serve`` loads before it creates the app.
+    """
     settings = settings or get_settings()
     state = service or Service(settings)
 
@@ -34,7 +39,32 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     )
     app.state.service = state
     errors.install(app)
-    app.include_router(search.router)
-    app.include_router(entries.router)
-    app.include_router(health.router)
+    app.add_middleware(
+        CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type"], max_age=600,
+    )
+    for module in (search, ask, feedback, entries, policies, health):
+        app.include_router(module.router)
+
+    @app.api_route("/v1/{path:path}", methods=["GET", "POST"], include_in_schema=False)
+    async def unknown_endpoint(path: str) -> None:
+        # Keeps /v1/… 404s JSON even when the chat is mounted at /.
+        raise errors.EndpointNotFound(path)
+
+    if settings.ui:
+        mount_ui(app, state)
     return app
+
+
+def mount_ui(app: FastAPI, service: Service) -> None:
+    """Policy pages, the widget, and the Gradio chat at ``/`` (mounted last: it takes every other path)."""
+    import gradio as gr
+
+    from ui import pages
+    from ui.chat import CSS, build_chat
+
+    app.include_router(pages.router)
+    theme = gr.themes.Soft(primary_hue="red", font=["system-ui", "PingFang SC", "Microsoft YaHei", "sans-serif"],
+                           font_mono=["ui-monospace", "monospace"])
+    gr.mount_gradio_app(app, build_chat(service), path="/", css=CSS, theme=theme, ssr_mode=False,
+                        footer_links=[], show_error=False)

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from qa.config import Settings
 from qa.errors import QAError
 from qa.search import Searcher
 from qa.service import Service
@@ -20,10 +19,6 @@ def get_service(request: Request) -> Service:
     return request.app.state.service  # type: ignore[no-any-return]
 
 
-def get_settings(service: Annotated[Service, Depends(get_service)]) -> Settings:
-    return service.settings
-
-
 def get_searcher(service: Annotated[Service, Depends(get_service)]) -> Searcher:
     if service.searcher is None:
         raise NotReady(service.not_ready or "index not loaded")
@@ -31,5 +26,4 @@ def get_searcher(service: Annotated[Service, Depends(get_service)]) -> Searcher:
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]

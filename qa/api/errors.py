@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.api.deps import NotReady
-from qa.errors import EntryNotFound, QAError
+from qa.errors import EntryNotFound, PolicyNotFound, QAError, UnknownCategory
+from qa.store import StoreUnavailable
 
 
 class BadQuery(Exception):
@@ -19,6 +20,10 @@ class BadQuery(Exception):
     def __init__(self, field: str, message: str) -> None:
         self.field = field
         self.message = message
+
+
+class EndpointNotFound(Exception):
+    """A path under /v1 that no route serves."""
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -60,6 +65,22 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(EntryNotFound)
     async def not_found(_: Request, exc: EntryNotFound) -> JSONResponse:
         return error(404, "not_found", f"没有找到这条问答 ({exc})")
+
+    @app.exception_handler(EndpointNotFound)
+    async def no_endpoint(_: Request, exc: EndpointNotFound) -> JSONResponse:
+        return error(404, "not_found", f"接口不存在 (no such endpoint /v1/{exc})")
+
+    @app.exception_handler(PolicyNotFound)
+    async def no_policy(_: Request, exc: PolicyNotFound) -> JSONResponse:
+        return error(404, "not_found", f"没有找到这项政策 ({exc})")
+
+    @app.exception_handler(UnknownCategory)
+    async def unknown_category(_: Request, exc: UnknownCategory) -> JSONResponse:
+        return error(422, "invalid_request", str(exc), field="categories")
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_down(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        return error(503, "store_unavailable", f"暂时无法记录，请稍后再试 ({exc})")
 
     @app.exception_handler(NotReady)
     async def not_ready(_: Request, exc: NotReady) -> JSONResponse:

@@ -1,0 +1,36 @@
+"""``POST /v1/ask``: what a front end shows for one question (answer card or honest fallback)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from qa.api.deps import SearcherDep, ServiceDep
+from qa.api.routes.search import check_question
+from qa.reply import RELATED, compose
+
+router = APIRouter(prefix="/v1", tags=["chat"])
+
+SessionId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="opaque id the front end keeps")]
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(max_length=10_000, description="the question, Simplified or Traditional Chinese")
+    session_id: SessionId | None = None
+    categories: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        default=None, max_length=30, description="only answer from these categories (names, slugs or name prefixes)"
+    )
+    channel: Literal["chat", "widget", "api"] = Field(default="api", description="which front end asks")
+
+
+@router.post("/ask", summary="Answer card (or fallback) for a question, in the asker's script")
+async def ask(body: AskRequest, service: ServiceDep, searcher: SearcherDep) -> dict[str, Any]:
+    question = check_question(body.question, service.settings.max_query_chars, "question")
+    result = await run_in_threadpool(searcher.search, question, 1 + RELATED, body.categories)
+    await run_in_threadpool(service.note_unanswered, result, body.channel)
+    return compose(result, body.session_id)
