@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test build eval lint lock clean
+.PHONY: install chromium run test build eval lint lock clean
 
 install: $(STAMP)
 
@@ -18,6 +18,13 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 	@echo "==> set-up done"
 
+# The browser tests drive Debian's Chromium; install it (and a CJK font for screenshots) when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "==> installing Chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-wqy-zenhei; }
+
 build: install
 	$(BIN)/qa build
 
@@ -25,7 +32,7 @@ run: install
 	$(BIN)/qa serve --build
 
 # The test suite, then the evaluation gate: fails when quality regressed against eval/baseline.json.
-test: install
+test: install chromium
 	$(BIN)/python -m pytest
 	$(BIN)/qa eval --build
 

@@ -110,3 +110,31 @@ def test_near_duplicate_questions_across_entries_are_reported(small_corpus: Path
     (small_corpus / "distinct_pairs.txt").write_text(f"{first['id']} {second['id']}  # reviewed\n", encoding="utf-8")
     corpus = load_corpus(small_corpus)
     assert not [d for d in near_duplicates(corpus, encoder) if {d.entry, d.other_entry} == {first["id"], second["id"]}]
+
+
+def test_packs_and_policy_lifecycle_links_are_validated(small_corpus: Path) -> None:
+    gjj = _lines(small_corpus / "entries" / "gjj.jsonl")[0]
+    packs = [
+        {"id": "renters", "title": "租房人群政策包", "audience": "租房的职工", "description": "租房提取公积金。",
+         "entries": [gjj["id"]]},
+        {"id": "broken", "title": "", "audience": "任何人", "entries": ["no-such-entry", gjj["id"], gjj["id"]]},
+    ]
+    _write(small_corpus / "packs.jsonl", packs)
+    policies = _lines(small_corpus / "policies.jsonl")
+    policies[0]["links"] = {"解读": "https://www.gov.cn/zhengce/", "宣传": "https://example.org/", "评估": "ftp://x"}
+    _write(small_corpus / "policies.jsonl", policies)
+    joined = "\n".join(_problems(small_corpus))
+    assert "packs.jsonl:2: title: missing or empty" in joined
+    assert "packs.jsonl:2: entries: 'no-such-entry' is not a published entry" in joined
+    assert "packs.jsonl:2: entries: lists an entry twice" in joined
+    assert "packs.jsonl:1:" not in joined
+    assert "policies.jsonl:1: links: unknown stage '宣传'" in joined
+    assert "policies.jsonl:1: links: 评估: 'ftp://x' must start with https://" in joined
+
+
+def test_bundled_packs_cover_the_groups_the_city_names() -> None:
+    packs = load_corpus(BUNDLED_CORPUS).packs
+    titles = {p.title for p in packs}
+    assert len(packs) >= 6
+    for group in ("高校毕业生", "新市民", "新生儿家庭", "老年人", "小微企业", "个体工商户"):
+        assert any(group in t for t in titles), group

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from qa.errors import UnknownCategory
 from qa.search import Searcher
 
 
@@ -50,3 +53,22 @@ def test_everyday_words_reach_policy_entries(searcher: Searcher) -> None:
 def test_category_filter_keeps_only_those_categories(searcher: Searcher) -> None:
     result = searcher.search("怎么申请补贴", k=10, categories=["就业创业"])
     assert result.hits and all(h.category == "就业创业" for h in result.hits)
+
+
+def test_category_filter_searches_inside_the_categories_not_what_is_left_of_the_top(searcher: Searcher) -> None:
+    # The unfiltered candidates for a provident-fund question hold (almost) no 交通出行 entry, so
+    # filtering after the search would leave nothing; the filter must search inside the category.
+    question = "公积金怎么提取"
+    channels = searcher.channels(question)
+    candidates = set(channels.dense) | set(channels.lexical)
+    assert sum(searcher.index.entries[e]["category"] == "交通出行" for e in candidates) < 5
+    filtered = searcher.search(question, k=5, categories=["交通出行"])
+    assert len(filtered.hits) == 5 and all(h.category == "交通出行" for h in filtered.hits)
+    assert not filtered.answered  # nothing in 交通出行 answers a provident-fund question
+
+
+def test_category_names_slugs_and_prefixes(searcher: Searcher) -> None:
+    assert searcher.category_names(["企业开办", "shuiwu"]) == ["企业开办与市场监管", "税务"]
+    assert searcher.category_names(None) is None
+    with pytest.raises(UnknownCategory, match="可选分类"):
+        searcher.category_names(["火星"])

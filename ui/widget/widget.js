@@ -80,11 +80,14 @@
     return null;
   }
 
-  var host = el("div");
+  // A custom element, not a div: the host page's element selectors (div, section …) cannot match it,
+  // and its inline !important reset beats the page's own !important rules.
+  var host = document.createElement("qa-policy-widget");
   host.setAttribute("data-qa-widget", "");
+  host.setAttribute("style", "all: initial !important; display: block !important;");
   var root = host.attachShadow({ mode: "open" });
   var style = el("style", null, CSS);
-  var launcher = el("button", "launcher", "💬 " + title);
+  var launcher = el("button", "launcher", title);
   launcher.type = "button";
   launcher.setAttribute("aria-expanded", "false");
   launcher.setAttribute("aria-controls", "qa-panel");
@@ -145,10 +148,9 @@
 
   function rating(bubble, question, entryId) {
     var row = el("div", "rate", "有帮助吗？");
-    [["👍", true, "有帮助"], ["👎", false, "没帮助"]].forEach(function (choice) {
+    [["有帮助", true], ["没帮助", false]].forEach(function (choice) {
       var button = el("button", null, choice[0]);
       button.type = "button";
-      button.setAttribute("aria-label", choice[2]);
       button.addEventListener("click", function () {
         post("/v1/feedback", { query: question, entry_id: entryId, helpful: choice[1], session_id: session, channel: "widget" })
           .then(function () { row.textContent = "感谢您的反馈！"; })
