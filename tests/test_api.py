@@ -167,6 +167,8 @@ def test_policy_and_packs(client: TestClient) -> None:
     assert client.get("/v1/policies/no-such").status_code == 404
     page = client.get(f"/policy/{pid}")
     assert page.status_code == 200 and "<svg" in page.text and policy["title"] in page.text
+    missing = client.get("/policy/no-such")
+    assert missing.status_code == 404 and "没有找到这项政策" in missing.text and "no-such" in missing.text
     packs = client.get("/v1/packs").json()
     assert len(packs) >= 6 and {"高校毕业生政策包", "新市民政策包", "老年人政策包"} <= {p["title"] for p in packs}
     for pack in packs:

@@ -346,3 +346,28 @@ def test_widget_demo_page_shows_the_snippet_and_the_widget(page: Any, live: Live
     assert f'src="{live.base}/widget.js"' in snippet and 'data-categories="企业开办,税务"' in snippet
     page.locator("[data-qa-widget] .launcher").click()
     assert page.locator("[data-qa-widget] .panel").is_visible()
+
+
+def test_chat_packs_categories_bad_input_and_clear(page: Any, live: Live) -> None:
+    _open_chat(page, live)
+    pack = live.api("GET", "/v1/packs")[0]
+    page.locator("#qa-packs button", has_text=pack["title"]).click()
+    page.locator("#qa-chat .qa-pack").wait_for()
+    first = pack["entries"][0]["question"]
+    page.get_by_role("button", name=first, exact=True).first.click()
+    page.wait_for_function("document.querySelectorAll('#qa-chat .qa-answered').length >= 1")
+    assert first in page.locator("#qa-chat .qa-answered .qa-matched").first.inner_text()
+
+    page.locator("#qa-browse input").click()
+    page.get_by_role("option", name="税务", exact=True).click()
+    page.get_by_text("本类共有").wait_for()
+    assert page.locator("#qa-chat .qa-card", has_text="税务").count() >= 1
+
+    page.locator("#qa-input textarea").fill("？？？")
+    page.locator("#qa-send").click()
+    page.get_by_text("没有看懂这个问题").wait_for()  # punctuation only: asked to rephrase, not searched
+    assert page.locator("#qa-chat .qa-fallback").count() == 0
+
+    page.locator("#qa-clear").click()
+    page.wait_for_function("document.querySelectorAll('#qa-chat .qa-card').length === 0")
+    assert page.get_by_text("租房可以提取住房公积金吗？").first.is_visible()  # the examples come back

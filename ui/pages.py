@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from qa.api.deps import SearcherDep, ServiceDep
 from qa.api.routes.policies import policy_card
 from qa.corpus import LIFECYCLE
+from qa.errors import PolicyNotFound
 from ui import UI_DIR
 
 router = APIRouter(include_in_schema=False)
@@ -62,7 +63,12 @@ def lifecycle(policy: dict[str, Any]) -> list[dict[str, Any]]:
 
 @router.get("/policy/{policy_id}", response_class=HTMLResponse)
 async def policy_page(policy_id: str, request: Request, searcher: SearcherDep, service: ServiceDep) -> HTMLResponse:
-    policy = policy_card(searcher, policy_id)
+    try:
+        policy = policy_card(searcher, policy_id)
+    except PolicyNotFound:
+        page = render("not_found.html", policy_id=policy_id)
+        page.status_code = 404
+        return page
     page_url = f"{public_base(request, service.settings.public_url)}/policy/{policy_id}"
     entries = [searcher.entry(e["id"]) for e in policy["entries"]]
     return render("policy.html", policy=policy, entries=entries, stages=lifecycle(policy), qr=qr_svg(page_url),
