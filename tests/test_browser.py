@@ -130,6 +130,10 @@ div {{ border: 3px dashed red; }} input {{ display: none; }}</style></head>
 <body><h1>某某科技有限公司</h1><p>欢迎访问。右下角可以咨询政策。</p>
 <script src="{base}/widget.js" data-api="{base}" data-title="政策小助手" data-color="#c00" data-position="right"
         data-categories="企业开办,税务" async></script></body></html>""", encoding="utf-8")
+    # A page that opens the widget with a question already asked (data-question).
+    (site / "ask.html").write_text(f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"></head><body>
+<script src="{base}/widget.js" data-question="公司注销税务上怎么清税" async></script></body></html>""",
+                                   encoding="utf-8")
     httpd = ThreadingHTTPServer(("127.0.0.1", host_port), partial(_Quiet, directory=str(site)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
@@ -338,6 +342,13 @@ def test_widget_fits_a_phone_screen(browser: Any, live: Live) -> None:
     _shot(tab, "widget-phone.png")
     context.close()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 375
+
+
+def test_widget_opens_with_the_question_the_page_asks(page: Any, live: Live) -> None:
+    page.goto(live.host_page.replace("index.html", "ask.html"))
+    page.locator("[data-qa-widget] .bot .policy").first.wait_for()
+    assert page.locator("[data-qa-widget] .user").first.inner_text() == "公司注销税务上怎么清税"
+    assert page.locator("[data-qa-widget] .panel").is_visible()
 
 
 def test_widget_demo_page_shows_the_snippet_and_the_widget(page: Any, live: Live) -> None:
