@@ -22,6 +22,16 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["corpus_dir"] = Path(args.corpus)
     if getattr(args, "index", None):
         overrides["index_dir"] = Path(args.index)
+        if not getattr(args, "corpus", None):
+            # An index named on the command line answers for the corpus it was built from.
+            from qa.index import Manifest, resolve_index
+
+            try:
+                built_from = Manifest.read(resolve_index(Path(args.index))).corpus_dir
+            except QAError:
+                built_from = ""
+            if built_from:
+                overrides["corpus_dir"] = Path(built_from)
     if getattr(args, "host", None):
         overrides["host"] = args.host
     if getattr(args, "port", None):
@@ -57,9 +67,18 @@ def build(settings: Settings, force: bool = False) -> Path:
 
     folder = build_index(settings.corpus_dir, settings.index_dir, encoder, settings.model, progress=progress)
     bar.close()
+    seconds = time.perf_counter() - started
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    _out(f"built {folder}: {manifest['entries']} entries, {manifest['vectors']} phrasings "
-         f"in {time.perf_counter() - started:.1f}s")
+    _out(f"built {folder}: {manifest['entries']} entries, {manifest['vectors']} phrasings in {seconds:.1f}s "
+         f"(embedded {manifest['embedded']} texts, {manifest['embeddings_reused']} from the cache)")
+    cold = settings.index_dir / "cache" / "cold_build.json"
+    if manifest["embeddings_reused"] == 0:
+        cold.write_text(json.dumps({"seconds": round(seconds, 1), "texts": manifest["embedded"],
+                                    "at": manifest["built_at"]}), encoding="utf-8")
+    elif cold.exists():
+        last = json.loads(cold.read_text(encoding="utf-8"))
+        _out(f"incremental build {seconds:.1f}s; the last cold build ({last['texts']} texts, {last['at']}) "
+             f"took {last['seconds']}s, {last['seconds'] / max(seconds, 0.1):.0f}× longer")
     return folder
 
 
@@ -148,6 +167,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     }
     baseline_path = Path(args.baseline) if args.baseline else REPO_ROOT / "eval" / "baseline.json"
     saved = baseline.load_baseline(baseline_path)
+    if saved and saved.get("gold_set_sha256") not in (None, report["gold_set_sha256"]) and not args.baseline:
+        # Another gold set (an imported corpus's): the bundled baseline says nothing about it.
+        _out(f"note: {baseline_path} was saved for another gold set; not comparing (pass --baseline FILE)")
+        saved = None
     verdict = baseline.compare(summary, saved, args.tolerance) if saved and not args.save_baseline else None
     report["comparison"] = verdict
     folder = Path(args.reports) if args.reports else REPO_ROOT / "eval" / "reports"
@@ -192,6 +215,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     service.load()
     if service.searcher is None:
         raise QAError(f"cannot serve: {service.not_ready}")
+    if args.watch:
+        service.watch(settings.watch_seconds)
+        _out(f"watching {settings.index_dir / 'CURRENT'} for new builds every {settings.watch_seconds:g}s")
     _out(f"serving on http://{settings.host}:{settings.port} (API docs at /docs); Ctrl+C stops")
     uvicorn.run(create_app(settings, service), host=settings.host, port=settings.port, log_level="info")
     return 0
@@ -239,6 +265,98 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from qa.corpus_import import import_corpus
+
+    report = import_corpus(Path(args.file), Path(args.into))
+    for warning in report.warnings:
+        _out(f"warning: {warning}")
+    _out(f"imported {args.file} into {report.target}: {report.entries} entries, {report.categories} categories"
+         + (f", {report.generated_ids} new ids generated" if report.generated_ids else ""))
+    _out(f"next: qa build --corpus {report.target}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from qa.corpus import load_corpus
+    from qa.corpus_import import export_corpus
+
+    root = Path(args.dir) if args.dir else get_settings().corpus_dir
+    count = export_corpus(load_corpus(root), Path(args.to))
+    _out(f"exported {count} entries from {root} to {args.to}")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from qa.corpus import load_corpus
+    from qa.corpus_diff import diff_corpora
+
+    for line in diff_corpora(load_corpus(Path(args.old)), load_corpus(Path(args.new))).lines():
+        _out(line)
+    return 0
+
+
+def _since(value: str | None) -> Any:
+    from datetime import UTC, date, datetime
+
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise QAError(f"--since {value!r} is not a date; write it as YYYY-MM-DD") from None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _entry_questions(settings: Settings) -> dict[str, str]:
+    """id -> question from the current index (or nothing, when there is none)."""
+    from qa.index import resolve_index
+
+    try:
+        folder = resolve_index(settings.index_dir)
+        lines = (folder / "entries.jsonl").read_text(encoding="utf-8").splitlines()
+    except (QAError, OSError):
+        return {}
+    return {e["id"]: e["question"] for e in map(json.loads, lines)}
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from qa.reports import report_sheets, top_report, unanswered_report
+    from qa.sheets import write_table
+    from qa.store import Store
+
+    settings = _settings(args)
+    store, since, questions = Store(settings.database_url), _since(args.since), _entry_questions(settings)
+    if args.report_command == "unanswered":
+        from qa.encoder import load_encoder
+
+        encoder = load_encoder(settings.model, settings.models_dir, threads=settings.build_threads)
+        report = unanswered_report(store, encoder, since, questions)
+        _out(f"{report['unanswered']} unanswered question(s) in {len(report['groups'])} group(s)")
+        for g in report["groups"][:30]:
+            near = f"  (closest: {g['closest_entry']} {g['closest_question']})" if g["closest_entry"] else ""
+            _out(f"{g['asked']:5d}×  {' / '.join(g['examples'][:3])}{near}")
+        if report["disliked"]:
+            _out("entries with the most 👎:")
+            for d in report["disliked"][:20]:
+                _out(f"{d['down']:5d}👎 {d['up']:3d}👍  {d['entry_id']} {d['question']}  "
+                     f"← {' / '.join(d['examples'][:2])}")
+    else:
+        report = top_report(store, since, questions)
+        _out(f"{report['asked']} question(s), {report['answered_ratio']:.0%} answered")
+        for q in report["questions"]:
+            _out(f"{q['asked']:5d}×  {q['query']}  ({q['answered_ratio']:.0%} answered)")
+        _out("answered ratio by category:")
+        for c in report["by_category"]:
+            _out(f"  {c['category']}: {c['asked']} asked, {c['answered_ratio']:.0%} answered")
+    if args.json:
+        _out(json.dumps(report, ensure_ascii=False, indent=1, default=str))
+    if args.to:
+        write_table(Path(args.to), report_sheets(report))
+        _out(f"written to {args.to}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qa", description="Policy Q&A: build the index, ask, serve.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -263,6 +381,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--index", help="index folder")
     s.add_argument("--corpus", help="corpus folder")
     s.add_argument("--build", action="store_true", help="build the index first if it is missing or stale")
+    s.add_argument("--watch", action="store_true", help="swap in each new build as `qa build` makes it current")
     s.set_defaults(func=cmd_serve)
 
     e = sub.add_parser("eval", help="run the gold set, write reports, compare with the baseline")
@@ -277,7 +396,19 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--reports", help="folder for report folders (default: eval/reports)")
     e.set_defaults(func=cmd_eval)
 
-    c = sub.add_parser("corpus", help="check the corpus").add_subparsers(dest="corpus_command", required=True)
+    r = sub.add_parser("report", help="editors' reports from what residents asked").add_subparsers(
+        dest="report_command", required=True)
+    for name, text in (("unanswered", "unanswered questions grouped by meaning, and the entries with the most 👎"),
+                       ("top", "most asked questions and entries, answered ratio by category and by day")):
+        rp = r.add_parser(name, help=text)
+        rp.add_argument("--since", help="only from this date (YYYY-MM-DD)")
+        rp.add_argument("--to", help="also write the report to FILE.xlsx (or .csv: first sheet)")
+        rp.add_argument("--json", action="store_true", help="also print the report as JSON")
+        rp.add_argument("--index", help="index folder, to name the entries")
+        rp.set_defaults(func=cmd_report)
+
+    c = sub.add_parser("corpus", help="check, import, export and compare corpora").add_subparsers(
+        dest="corpus_command", required=True)
     v = c.add_parser("validate", help="report every problem with file, line and field")
     v.add_argument("dir", nargs="?")
     v.add_argument("--fast", action="store_true", help="skip the near-duplicate check (needs the model)")
@@ -286,6 +417,18 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("dir", nargs="?")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=cmd_stats)
+    im = c.add_parser("import", help="import entries from .xlsx/.csv/.jsonl into a corpus folder (all or nothing)")
+    im.add_argument("file")
+    im.add_argument("--into", required=True, help="corpus folder to create or replace")
+    im.set_defaults(func=cmd_import)
+    ex = c.add_parser("export", help="export a corpus to .xlsx (entries, categories, policies), .csv or .jsonl")
+    ex.add_argument("dir", nargs="?")
+    ex.add_argument("--to", required=True, help="FILE.xlsx, FILE.csv or FILE.jsonl")
+    ex.set_defaults(func=cmd_export)
+    df = c.add_parser("diff", help="entries added, removed and changed between two corpus folders")
+    df.add_argument("old")
+    df.add_argument("new")
+    df.set_defaults(func=cmd_diff)
     return p
 
 

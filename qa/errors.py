@@ -21,15 +21,19 @@ class ModelUnavailable(QAError):
     """The embedding model cannot be loaded without a network."""
 
 
-class IndexMissing(QAError):
+class IndexProblem(QAError):
+    """An index build that cannot be served."""
+
+
+class IndexMissing(IndexProblem):
     """There is no built index where the settings point."""
 
 
-class IndexMismatch(QAError):
+class IndexMismatch(IndexProblem):
     """The index on disk does not match the model, corpus or qa version in use."""
 
 
-class IndexCorrupt(QAError):
+class IndexCorrupt(IndexProblem):
     """Index files are missing, truncated or inconsistent."""
 
 

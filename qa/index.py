@@ -5,6 +5,8 @@ Layout::
     index/CURRENT                 name of the build in use (replaced atomically)
     index/builds/<name>/          manifest.json, dense.faiss, phrasings.npy, bm25/, entries.jsonl,
                                   policies.json (with the entries citing each), packs.json
+    index/cache/                  embeddings and tokens of the last build's texts, so a rebuild
+                                  after a small edit embeds and tokenises only what changed
 
 A build is written to a fresh folder and only then made current, so a crash
 mid-build leaves the previous index serving. Nothing is pickled.
@@ -26,13 +28,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import qa
-from qa.corpus import Corpus, Entry, corpus_sha256, load_corpus
+from qa.build_cache import EmbeddingCache, TokenCache, dictionary_digest
+from qa.corpus import Corpus, Entry, corpus_sha256, lapses_on, load_corpus
 from qa.errors import CorpusInvalid, IndexCorrupt, IndexMismatch, IndexMissing
 from qa.lexical import LexicalIndex
 from qa.text import Tokenizer, Vocabulary, normalise
 
 if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
+    from qa.encoder import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +58,16 @@ class Manifest:
     built_at: str
     build_seconds: float
     index_type: str
+    corpus_dir: str = ""  # the corpus folder it was built from (checked against when it still exists)
+    embedded: int = 0  # texts embedded by this build
+    embeddings_reused: int = 0  # texts whose vectors came from the cache
 
     @classmethod
     def read(cls, folder: Path) -> Manifest:
         path = folder / "manifest.json"
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
         except FileNotFoundError as exc:
             raise IndexCorrupt(f"{path} is missing: run `qa build` to rebuild the index") from exc
         except (ValueError, KeyError, TypeError) as exc:
@@ -113,15 +119,16 @@ def phrasing_texts(entries: list[Entry]) -> tuple[list[str], np.ndarray]:
 
 def entry_document(entry: Entry, corpus: Corpus) -> dict[str, Any]:
     """What the service needs of an entry at answer time, policies resolved."""
-    record = asdict(entry)
-    record["sources"] = [asdict(corpus.policies[p]) for p in entry.policy_ids if p in corpus.policies]
+    record = dict(vars(entry))  # flat fields: a shallow copy is enough, and far faster than asdict
+    record["sources"] = [dict(vars(corpus.policies[p])) for p in entry.policy_ids if p in corpus.policies]
+    record["lapses_on"] = lapses_on(entry, corpus.policies)
     return record
 
 
 def policy_registry(corpus: Corpus) -> list[dict[str, Any]]:
-    """Every policy with the published entries that cite it (the policy page lists them)."""
+    """Every policy with the answerable entries that cite it (the policy page lists them)."""
     citing: dict[str, list[str]] = {pid: [] for pid in corpus.policies}
-    for entry in corpus.published:
+    for entry in corpus.answerable():
         for pid in entry.policy_ids:
             citing[pid].append(entry.id)
     return [{**asdict(p), "cited_by": citing[p.id]} for p in corpus.policies.values()]
@@ -151,10 +158,11 @@ def is_up_to_date(index_dir: Path, corpus_dir: Path, model: str) -> bool:
 def build_index(
     corpus_dir: Path,
     index_dir: Path,
-    encoder: SentenceTransformer,
+    encoder: Encoder,
     model_name: str,
     progress: Callable[[int, int], None] | None = None,
-    require_policies: bool = True,
+    require_policies: bool | None = None,
+    cache_dir: Path | None = None,
 ) -> Path:
     """Build an index from a corpus folder into a new build folder and make it current."""
     import faiss
@@ -164,30 +172,32 @@ def build_index(
     started = time.perf_counter()
     corpus = load_corpus(corpus_dir, require_policies=require_policies)
     sha = corpus.sha256()
-    entries = corpus.published
+    entries = corpus.answerable()
     if not entries:
         raise CorpusInvalid([f"{corpus_dir}: no published entries to index"])
     texts, owners = phrasing_texts(entries)
     answer_texts = [normalise(e.answer) for e in entries]
-    total = len(texts) + len(answer_texts)
+    cache_dir = cache_dir or index_dir / "cache"
+    embeddings = EmbeddingCache(cache_dir, model_name)
+    to_embed = embeddings.missing(texts + answer_texts)
+    done = 0
 
-    def embed(items: list[str], done_before: int, batch: int = 512) -> np.ndarray:
-        chunks = []
-        for start in range(0, len(items), batch):
-            chunks.append(encode(encoder, items[start : start + batch]))
-            if progress:
-                progress(done_before + min(start + batch, len(items)), total)
-        return np.vstack(chunks)
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, to_embed)
 
-    vectors = embed(texts, 0)
-    answer_vectors = embed(answer_texts, len(texts))
+    vectors = embeddings.embed(texts, lambda batch: encode(encoder, batch), advance)
+    answer_vectors = embeddings.embed(answer_texts, lambda batch: encode(encoder, batch), advance)
     dim = int(vectors.shape[1])
     dense = faiss.IndexFlatIP(dim)
     dense.add(vectors)
 
     tokenizer = Tokenizer(Vocabulary.load(corpus_dir / "dict"))
-    lexical = LexicalIndex.build([tokenizer.tokens(t) for t in texts])
-    answer_lexical = LexicalIndex.build([tokenizer.tokens(t) for t in answer_texts])
+    tokens = TokenCache(cache_dir, dictionary_digest(corpus_dir / "dict"))
+    lexical = LexicalIndex.build(tokens.tokens(texts, tokenizer.tokens))
+    answer_lexical = LexicalIndex.build(tokens.tokens(answer_texts, tokenizer.tokens))
 
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"-{sha[:8]}-{os.getpid()}"
     builds = index_dir / "builds"
@@ -211,10 +221,14 @@ def build_index(
         format=INDEX_FORMAT, qa_version=qa.__version__, model=model_name, dim=dim, entries=len(entries),
         vectors=len(texts), corpus_sha256=sha, built_at=datetime.now(UTC).isoformat(timespec="seconds"),
         build_seconds=round(time.perf_counter() - started, 2), index_type="IndexFlatIP",
+        corpus_dir=str(Path(corpus_dir).resolve()),
+        embedded=embeddings.stats.computed, embeddings_reused=embeddings.stats.reused,
     )
     (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=1), encoding="utf-8")
     final = builds / name
     os.replace(tmp, final)
+    embeddings.save()
+    tokens.save()
     _set_current(index_dir, name)
     _prune(index_dir, keep=name)
     log.info("built index %s: %d entries, %d phrasings", final, len(entries), len(texts))

@@ -11,12 +11,51 @@ from __future__ import annotations
 import json
 import logging
 import math
+from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 K1 = 1.2
 B = 0.75
+
+
+def _term_statistics(docs: list[list[str]]) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Vocabulary, document lengths, and each (document, term) pair with its frequency, vectorised."""
+    flat = list(chain.from_iterable(docs))
+    vocab = {t: i for i, t in enumerate(dict.fromkeys(flat))}  # C-level loops throughout: millions of tokens
+    lengths = np.array(list(map(len, docs)), dtype=np.int64)
+    terms = np.array(list(map(vocab.__getitem__, flat)), dtype=np.int64)
+    pairs = np.repeat(np.arange(len(docs), dtype=np.int64), lengths) * max(len(vocab), 1) + terms
+    unique, tf = np.unique(pairs, return_counts=True)
+    return vocab, lengths, unique // max(len(vocab), 1), unique % max(len(vocab), 1), tf
+
+
+def _bm25_class() -> type:
+    """``bm25s.BM25`` with its documented extension point, ``build_index_from_tokens``, vectorised:
+    the same Lucene BM25 matrix in a fraction of a second instead of seconds of Python loops
+    (a rebuild after a small edit is dominated by it otherwise)."""
+    import bm25s
+
+    class VectorisedBM25(bm25s.BM25):  # type: ignore[misc]
+        def build_index_from_tokens(self, corpus_tokens: list[list[str]], show_progress: bool = True,
+                                    leave_progress: bool = False) -> tuple[dict[str, Any], dict[str, int]]:
+            vocab, lengths, doc_idx, term_idx, tf = _term_statistics(corpus_tokens)
+            n_docs, n_vocab = len(corpus_tokens), len(vocab)
+            df = np.bincount(term_idx, minlength=n_vocab)
+            self.nonoccurrence_array = None  # Lucene BM25 has none
+            self.document_frequencies = dict(zip(vocab, df.tolist(), strict=True))
+            idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+            norm = self.k1 * ((1 - self.b) + self.b * lengths[doc_idx] / lengths.mean())
+            scores = idf[term_idx] * tf / (norm + tf)
+            order = np.lexsort((doc_idx, term_idx))  # column-major: by term, then document
+            indptr = np.concatenate([[0], np.cumsum(df)])
+            matrix = {"data": scores[order].astype(self.dtype), "indices": doc_idx[order].astype(self.int_dtype),
+                      "indptr": indptr.astype(self.int_dtype), "num_docs": n_docs}
+            return matrix, vocab
+
+    return VectorisedBM25
 
 
 class LexicalIndex:
@@ -30,18 +69,13 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, docs: list[list[str]]) -> LexicalIndex:
-        import bm25s
-
         # bm25s sets its own logger to DEBUG at import; keep its chatter out of our output.
         logging.getLogger("bm25s").setLevel(logging.WARNING)
-        retriever = bm25s.BM25(method="lucene", k1=K1, b=B)
-        retriever.index([d or [""] for d in docs], show_progress=False)
-        df: dict[str, int] = {}
-        for doc in docs:
-            for token in set(doc):
-                df[token] = df.get(token, 0) + 1
+        docs = [d or [""] for d in docs]
+        retriever = _bm25_class()(method="lucene", k1=K1, b=B)
+        retriever.index(docs, show_progress=False)
         n = len(docs)
-        idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+        idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in retriever.document_frequencies.items()}
         return cls(retriever, idf, n)
 
     def save(self, folder: Path) -> None:

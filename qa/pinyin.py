@@ -16,13 +16,13 @@ _MAX_SYLLABLE = 6  # "zhuang", "shuang"
 
 @lru_cache(maxsize=1)
 def syllables() -> frozenset[str]:
-    """Every toneless Mandarin syllable pypinyin knows."""
-    from pypinyin import Style, lazy_pinyin
+    """Every toneless Mandarin syllable pypinyin knows (each character's first reading, as
+    ``lazy_pinyin`` gives it; converting the ~1,400 distinct readings, not 42,000 characters)."""
     from pypinyin.constants import PINYIN_DICT
+    from pypinyin.style._tone_convert import to_normal
 
-    found = set()
-    for codepoint in PINYIN_DICT:
-        found.update(lazy_pinyin(chr(codepoint), style=Style.NORMAL, v_to_u=False))
+    readings = {value.split(",")[0] for value in PINYIN_DICT.values()}
+    found = (to_normal(r, v_to_u=False) for r in readings)
     return frozenset(s for s in found if s.isalpha() and s.isascii())
 
 

@@ -11,7 +11,7 @@ from qa.corpus import Corpus
 from qa.text import normalise
 
 if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
+    from qa.encoder import Encoder
 
 NEAR_DUPLICATE_COSINE = 0.95
 
@@ -30,7 +30,7 @@ class NearDuplicate:
 
 
 def near_duplicates(
-    corpus: Corpus, encoder: SentenceTransformer, threshold: float = NEAR_DUPLICATE_COSINE, block: int = 2048
+    corpus: Corpus, encoder: Encoder, threshold: float = NEAR_DUPLICATE_COSINE, block: int = 2048
 ) -> list[NearDuplicate]:
     """Pairs of phrasings of different published entries whose embeddings are nearly identical."""
     from qa.encoder import encode

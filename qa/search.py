@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from qa.index import LoadedIndex
 from qa.text import normalise
 
 if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
+    from qa.encoder import Encoder
 
 
 @dataclass
@@ -104,7 +105,7 @@ def _sources(entry: dict[str, Any]) -> list[Source]:
 class Searcher:
     """``Searcher(index, encoder, settings).search(question, k) -> SearchResult``."""
 
-    def __init__(self, index: LoadedIndex, encoder: SentenceTransformer, settings: Settings) -> None:
+    def __init__(self, index: LoadedIndex, encoder: Encoder, settings: Settings) -> None:
         import faiss
 
         faiss.omp_set_num_threads(settings.threads)
@@ -113,6 +114,7 @@ class Searcher:
         self.settings = settings
         self._owners = index.owners
         self._scopes: dict[tuple[str, ...], Scope] = {}
+        self._lapses = {row: e["lapses_on"] for row, e in enumerate(index.entries) if e.get("lapses_on")}
 
     def category_names(self, wanted: list[str] | None) -> list[str] | None:
         """Category names from names, slugs or unique name prefixes; unknown ones are refused."""
@@ -234,6 +236,9 @@ class Searcher:
     def rank(self, ch: Channels, mode: str = "hybrid", categories: list[str] | None = None) -> list[tuple[int, float]]:
         """Candidate entries as (entry row, fused score), best first."""
         fused = self.fuse(ch, mode)
+        if self._lapses:  # entries whose every policy has expired since the build are not answered
+            today = date.today().isoformat()
+            fused = {e: s for e, s in fused.items() if self._lapses.get(e, "9999") >= today}
         ranked = sorted(fused.items(), key=lambda item: item[1], reverse=True)
         if categories:
             wanted = set(categories)

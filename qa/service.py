@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from qa.config import Settings
 from qa.encoder import load_encoder
 from qa.errors import QAError
-from qa.index import load_index
+from qa.index import current_build, load_index
 from qa.search import Searcher, SearchResult
 from qa.store import Store
 
@@ -24,25 +26,77 @@ class Service:
 
     def __post_init__(self) -> None:
         self.store = Store(self.settings.database_url)
+        self._reload_lock = threading.Lock()
+
+    def _searcher_for_current_build(self) -> Searcher:
+        index = load_index(self.settings.index_dir, self.settings.model, self.settings.corpus_dir)
+        old = self.searcher
+        encoder = old.encoder if old is not None else \
+            load_encoder(self.settings.model, self.settings.models_dir, threads=self.settings.threads)
+        searcher = Searcher(index, encoder, self.settings)
+        # The first query pays for jieba's dictionary and the encoder's weights: pay it here.
+        searcher.search("住房公积金怎么提取", k=1)
+        return searcher
 
     def load(self) -> None:
         """Load model and index; on a domain error stay up but not ready, with the reason."""
         try:
-            index = load_index(self.settings.index_dir, self.settings.model, self.settings.corpus_dir)
-            encoder = load_encoder(self.settings.model, self.settings.models_dir, threads=self.settings.threads)
-            searcher = Searcher(index, encoder, self.settings)
-            # The first query pays for jieba's dictionary and the encoder's weights: pay it here.
-            searcher.search("住房公积金怎么提取", k=1)
-            self.searcher = searcher
+            self.searcher = self._searcher_for_current_build()
             self.not_ready = None
-            log.info("index %s loaded: %d entries", index.folder, len(index.entries))
+            log.info("index %s loaded: %d entries", self.searcher.index.folder, len(self.searcher.index.entries))
         except QAError as exc:
             self.searcher = None
             self.not_ready = str(exc)
             log.error("not ready: %s", exc)
 
-    def note_unanswered(self, result: SearchResult, channel: str) -> None:
-        """Keep a question we could not answer for the editors (never fails the request)."""
-        if not result.answered:
-            top = result.hits[0] if result.hits else None
-            self.store.add_unanswered(result.query, top.id if top else None, top.score if top else None, channel)
+    def loaded_build(self) -> Path | None:
+        return self.searcher.index.folder if self.searcher is not None else None
+
+    def reload(self) -> dict[str, object]:
+        """Load the current build beside the one serving, then swap it in whole.
+
+        Requests already running keep the searcher they started with; new ones get the new
+        one. A build that fails to load raises (``IndexCorrupt``, ``IndexMismatch`` …) and
+        the old one keeps serving.
+        """
+        with self._reload_lock:
+            before = self.loaded_build()
+            target = current_build(self.settings.index_dir)
+            if before is not None and target is not None and target.resolve() == before.resolve():
+                return {"reloaded": False, "build": before.name, "reason": "already serving the current build"}
+            searcher = self._searcher_for_current_build()
+            self.searcher = searcher  # one attribute assignment: atomic for every reader
+            self.not_ready = None
+            log.info("reloaded index %s (was %s)", searcher.index.folder.name, before.name if before else None)
+            return {"reloaded": True, "build": searcher.index.folder.name, "previous": before.name if before else None,
+                    "entries": len(searcher.index.entries)}
+
+    def watch(self, every: float) -> threading.Thread:
+        """Reload whenever ``index/CURRENT`` names a new build (``qa serve --watch``)."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            refused: Path | None = None
+            while not stop.wait(every):
+                target = current_build(self.settings.index_dir)
+                loaded = self.loaded_build()
+                if target is None or target == refused or (loaded is not None and target == loaded):
+                    continue
+                try:
+                    self.reload()
+                    refused = None
+                except QAError as exc:  # keep serving the old build; say why once per bad build
+                    refused = target
+                    log.error("new build %s refused, still serving %s: %s", target.name,
+                              loaded.name if loaded else None, exc)
+
+        thread = threading.Thread(target=loop, name="qa-index-watch", daemon=True)
+        thread.stop = stop  # type: ignore[attr-defined]
+        thread.start()
+        return thread
+
+    def note_query(self, result: SearchResult, channel: str) -> None:
+        """Keep the question and what it got, for the editors' reports (never fails the request)."""
+        top = result.hits[0] if result.hits else None
+        self.store.add_query(result.query, result.answered, top.id if top else None, top.category if top else None,
+                             top.score if top else None, channel)

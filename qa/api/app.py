@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 import qa
 from qa.api import errors
-from qa.api.routes import ask, entries, feedback, health, policies, search
+from qa.api.routes import admin, ask, entries, feedback, health, policies, search
 from qa.config import Settings, get_settings
 from qa.service import Service
 
@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["GET", "POST"],
         allow_headers=["Content-Type"], max_age=600,
     )
-    for module in (search, ask, feedback, entries, policies, health):
+    for module in (search, ask, feedback, entries, policies, health, admin):
         app.include_router(module.router)
 
     @app.api_route("/v1/{path:path}", methods=["GET", "POST"], include_in_schema=False)

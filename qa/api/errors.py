@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.api.deps import NotReady
-from qa.errors import EntryNotFound, PolicyNotFound, QAError, UnknownCategory
+from qa.errors import EntryNotFound, IndexProblem, PolicyNotFound, QAError, UnknownCategory
 from qa.store import StoreUnavailable
 
 
@@ -24,6 +24,10 @@ class BadQuery(Exception):
 
 class EndpointNotFound(Exception):
     """A path under /v1 that no route serves."""
+
+
+class NotAuthorised(Exception):
+    """An admin request without the right bearer token."""
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -70,6 +74,12 @@ def install(app: FastAPI) -> None:
     async def no_endpoint(_: Request, exc: EndpointNotFound) -> JSONResponse:
         return error(404, "not_found", f"接口不存在 (no such endpoint /v1/{exc})")
 
+    @app.exception_handler(NotAuthorised)
+    async def not_authorised(_: Request, exc: NotAuthorised) -> JSONResponse:
+        response = error(401, "unauthorised", str(exc))
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
     @app.exception_handler(PolicyNotFound)
     async def no_policy(_: Request, exc: PolicyNotFound) -> JSONResponse:
         return error(404, "not_found", f"没有找到这项政策 ({exc})")
@@ -85,6 +95,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NotReady)
     async def not_ready(_: Request, exc: NotReady) -> JSONResponse:
         return error(503, "not_ready", f"服务暂未就绪，请稍后再试 ({exc})")
+
+    @app.exception_handler(IndexProblem)
+    async def reload_refused(_: Request, exc: QAError) -> JSONResponse:
+        return error(409, "reload_refused", f"新索引不可用，仍在使用原索引 ({exc})")
 
     @app.exception_handler(QAError)
     async def domain(_: Request, exc: QAError) -> JSONResponse:

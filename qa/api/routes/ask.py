@@ -32,5 +32,5 @@ class AskRequest(BaseModel):
 async def ask(body: AskRequest, service: ServiceDep, searcher: SearcherDep) -> dict[str, Any]:
     question = check_question(body.question, service.settings.max_query_chars, "question")
     result = await run_in_threadpool(searcher.search, question, 1 + RELATED, body.categories)
-    await run_in_threadpool(service.note_unanswered, result, body.channel)
+    await run_in_threadpool(service.note_query, result, body.channel)
     return compose(result, body.session_id)

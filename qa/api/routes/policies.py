@@ -24,7 +24,8 @@ def policy_card(searcher: SearcherDep, policy_id: str) -> dict[str, Any]:
 
 
 def pack_card(searcher: SearcherDep, pack: dict[str, Any]) -> dict[str, Any]:
-    entries = [searcher.entry(eid) for eid in pack["entries"]]
+    # An entry whose policies all lapsed is not in the index: the pack shows the rest.
+    entries = [searcher.index.by_id[eid] for eid in pack["entries"] if eid in searcher.index.by_id]
     return {**pack, "entries": [{"id": e["id"], "question": e["question"], "category": e["category"]}
                                 for e in entries]}
 

@@ -41,5 +41,5 @@ async def search(
 ) -> dict[str, Any]:
     question = check_question(q, service.settings.max_query_chars)
     result = await run_in_threadpool(searcher.search, question, k, category)
-    await run_in_threadpool(service.note_unanswered, result, "api")
+    await run_in_threadpool(service.note_query, result, "api")
     return result.body()

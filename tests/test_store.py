@@ -1,0 +1,106 @@
+"""The feedback and questions store, on SQLite and on a real PostgreSQL server, and the editors' reports.
+
+PostgreSQL: ``.ci/run`` starts Debian's server and sets ``QA_TEST_POSTGRES_URL``
+(``export QA_TEST_POSTGRES_URL=$(.ci/postgres)`` does the same on a developer's machine).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from qa.reports import report_sheets, top_report, unanswered_report
+from qa.store import Feedback, Store, StoreUnavailable
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        yield Store(f"sqlite:///{tmp_path / 'qa.sqlite3'}")
+        return
+    url = os.environ.get("QA_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: export QA_TEST_POSTGRES_URL=$(.ci/postgres) (.ci/run does)")
+    # A schema of its own per test, so runs never see each other's rows.
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in url else "?"
+    yield Store(f"{url}{separator}options=-csearch_path%3D{schema}")
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def test_feedback_and_questions_are_kept_and_read_back(store: Store) -> None:
+    row = store.add_feedback(Feedback(query="公積金 怎麼提取", entry_id="gjj-0140", helpful=True, session_id="s1",
+                                      channel="chat"))
+    store.add_query("今天天气怎么样", False, "shengtai-0045", "生态环境", 0.31, "widget")
+    store.add_query("公积金怎么提取", True, "gjj-0140", "住房公积金", 0.71, "api")
+    feedback = store.feedback_rows()
+    assert len(feedback) == 1 and feedback[0]["id"] == row
+    assert (feedback[0]["query"], feedback[0]["helpful"], feedback[0]["channel"]) == ("公积金 怎么提取", True, "chat")
+    unanswered = store.unanswered_rows()
+    assert [r["query"] for r in unanswered] == ["今天天气怎么样"] and unanswered[0]["channel"] == "widget"
+    assert len(store.query_rows()) == 2
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    assert store.query_rows(since=tomorrow) == [] and store.feedback_rows(since=tomorrow) == []
+
+
+def test_sqlite_runs_in_wal_mode_and_commits_before_returning(tmp_path: Path) -> None:
+    path = tmp_path / "qa.sqlite3"
+    store = Store(f"sqlite:///{path}")
+    store.add_feedback(Feedback(query="社保", entry_id="shebao-0001", helpful=False))
+    # Another connection (another process after a crash) sees the row at once.
+    with sqlite3.connect(path) as other:
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert other.execute("SELECT query, helpful FROM feedback").fetchall() == [("社保", 0)]
+
+
+def test_a_database_that_is_down_degrades_to_not_recording(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "file").write_text("x")
+    store = Store(f"sqlite:///{tmp_path / 'file' / 'qa.sqlite3'}")
+    store.add_query("社保怎么交", True, "shebao-0001", "社会保险", 0.8)  # logged, not raised
+    assert "question not recorded" in caplog.text
+    with pytest.raises(StoreUnavailable, match="QA_DATABASE_URL"):
+        store.add_feedback(Feedback(query="社保", entry_id="shebao-0001", helpful=True))
+
+
+def test_unanswered_report_groups_similar_questions_largest_first(store: Store, encoder) -> None:
+    for q in ["今天天气怎么样", "今天天气怎么样", "今天天气如何", "火车票怎么退", "高铁票怎么退票", "今天天气怎么样？"]:
+        store.add_query(q, False, "shengtai-0045", "生态环境", 0.3, "chat")
+    store.add_query("公积金怎么提取", True, "gjj-0140", "住房公积金", 0.7)
+    store.add_feedback(Feedback(query="公积金怎么提取", entry_id="gjj-0140", helpful=False))
+    store.add_feedback(Feedback(query="公积金提取要多久", entry_id="gjj-0140", helpful=False))
+    store.add_feedback(Feedback(query="失业金", entry_id="shebao-0013", helpful=True))
+    report = unanswered_report(store, encoder, questions={"gjj-0140": "住房公积金怎么提取？"})
+    assert report["unanswered"] == 6
+    weather, tickets = report["groups"][0], report["groups"][1]
+    assert weather["asked"] == 4 and set(weather["examples"]) == {"今天天气怎么样", "今天天气如何", "今天天气怎么样?"}
+    assert tickets["asked"] == 2 and set(tickets["examples"]) == {"火车票怎么退", "高铁票怎么退票"}
+    assert weather["closest_entry"] == "shengtai-0045"
+    assert report["disliked"] == [{"entry_id": "gjj-0140", "question": "住房公积金怎么提取？", "down": 2, "up": 0,
+                                   "examples": ["公积金怎么提取", "公积金提取要多久"]}]
+    sheets = report_sheets(report)
+    assert sheets["未答问题"][1][0][0] == "4"
+
+
+def test_top_report_counts_questions_entries_categories_and_days(store: Store) -> None:
+    for q, answered, entry, category in [("公积金怎么提取", True, "gjj-0140", "住房公积金")] * 3 + [
+        ("社保怎么交", True, "shebao-0001", "社会保险"), ("今天天气怎么样", False, "shengtai-0045", "生态环境")]:
+        store.add_query(q, answered, entry, category, 0.5)
+    report = top_report(store)
+    assert report["asked"] == 5 and report["answered_ratio"] == 0.8
+    assert report["questions"][0] == {"query": "公积金怎么提取", "asked": 3, "answered_ratio": 1.0}
+    assert report["entries"][0]["entry_id"] == "gjj-0140" and report["entries"][0]["answered"] == 3
+    by_category = {c["category"]: c for c in report["by_category"]}
+    assert by_category["生态环境"]["answered_ratio"] == 0.0 and by_category["住房公积金"]["asked"] == 3
+    assert report["by_day"] == [{"day": datetime.now(UTC).date().isoformat(), "asked": 5, "answered_ratio": 0.8}]
