@@ -118,7 +118,9 @@ class Chat:
         searcher = self.service.searcher
         if searcher is None:
             return history
-        pack = next(p for p in searcher.index.packs if p["id"] == pack_id)
+        pack = next((p for p in searcher.index.packs if p["id"] == pack_id), None)
+        if pack is None:  # the corpus was reloaded without this pack since the page was opened
+            return [*history, {"role": "assistant", "content": "这个政策包已更新，请刷新页面后再看。"}]
         questions = [searcher.index.by_id[eid]["question"] for eid in pack["entries"] if eid in searcher.index.by_id]
         html = (f'<div class="qa-card qa-pack"><div class="qa-label">{escape(pack["title"])}</div>'
                 f'<div class="qa-meta">适用人群：{escape(pack["audience"])}</div>'
