@@ -10,10 +10,11 @@ A damaged cache is ignored (and rebuilt), never trusted.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
+import multiprocessing
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +53,18 @@ class EmbeddingCache:
 
     def missing(self, texts: list[str]) -> int:
         """How many of ``texts`` would have to be embedded."""
-        return len({_key(self.model, t) for t in texts} - self._rows.keys())
+        return len(self.missing_texts(texts))
+
+    def missing_texts(self, texts: list[str]) -> list[str]:
+        """The distinct texts the cache has no vector for."""
+        return [t for t in dict.fromkeys(texts) if _key(self.model, t) not in self._rows]
+
+    def add(self, texts: list[str], vectors: np.ndarray) -> None:
+        """Vectors computed elsewhere (``embed_in_child``)."""
+        for text, vector in zip(texts, vectors, strict=True):
+            self._rows[_key(self.model, text)] = vector
+        self.stats.computed += len(texts)
+        self.stats.reused -= len(texts)  # embed() will count them as reused
 
     def embed(self, texts: list[str], encode: Callable[[list[str]], np.ndarray],
               progress: Callable[[int], None] | None = None, batch: int = 512) -> np.ndarray:
@@ -84,45 +96,80 @@ class EmbeddingCache:
 
 
 class TokenCache:
-    """Lexical tokens of normalised texts for one set of dictionaries. Stored as one string per
-    text, tokens separated by U+001F (a control character normalisation removes from text)."""
+    """Lexical tokens of normalised texts for one set of dictionaries, stored as ids into a
+    vocabulary kept with the cache, so a rebuild hands BM25 integer arrays, not millions of strings."""
 
     def __init__(self, folder: Path, dictionary_digest: str) -> None:
-        self.path = folder / f"tokens-{dictionary_digest[:12]}-v2.json"
+        from qa.lexical import Vocabulary
+
+        self.path = folder / f"tokens-{dictionary_digest[:12]}.npz"
         self.digest = dictionary_digest
-        self._rows: dict[str, str] = {}
-        self._used: dict[str, str] = {}
+        self.vocab = Vocabulary()
+        self._rows: dict[bytes, np.ndarray] = {}
+        self._used: dict[bytes, np.ndarray] = {}
         self.stats = CacheStats()
         try:
-            self._rows = json.loads(self.path.read_text(encoding="utf-8"))
+            with np.load(self.path, allow_pickle=False) as data:
+                keys, offsets, ids = data["keys"], data["offsets"], data["ids"]
+                size = int(data["vocab_size"])
+                words = str(data["vocab"]).split("\x1f") if size else []
+            if len(words) != size or (len(ids) and int(ids.max()) >= len(words)):
+                raise ValueError("vocabulary and ids disagree")
+            self.vocab = Vocabulary(words)
+            self._rows = {k.tobytes(): ids[offsets[i] : offsets[i + 1]] for i, k in enumerate(keys)}
         except FileNotFoundError:
             pass
-        except (ValueError, OSError) as exc:
+        except Exception as exc:  # a truncated or foreign file: start over
             log.warning("ignoring damaged token cache %s (%s)", self.path, exc)
 
-    def tokens(self, texts: list[str], tokenize: Callable[[str], list[str]]) -> list[list[str]]:
+    def ids(self, texts: list[str], tokenize: Callable[[str], list[str]]) -> list[np.ndarray]:
+        """Token ids of each text: from the cache where present, else from ``tokenize``."""
         out = []
         for text in texts:
-            key = _key(self.digest, text).hex()
-            joined = self._rows.get(key)
-            if joined is None:
-                tokens = tokenize(text)
-                joined = self._rows[key] = "\x1f".join(tokens)
+            key = _key(self.digest, text)
+            ids = self._rows.get(key)
+            if ids is None:
+                ids = self._rows[key] = self.vocab.encode(tokenize(text))
                 self.stats.computed += 1
             else:
-                tokens = joined.split("\x1f") if joined else []
                 self.stats.reused += 1
-            self._used[key] = joined
-            out.append(tokens)
+            self._used[key] = ids
+            out.append(ids)
         return out
 
     def save(self) -> None:
+        """Keep exactly the texts of this build (and the vocabulary, which only grows)."""
         if not self._used:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self._used, ensure_ascii=False), encoding="utf-8")
+        tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp.npz")
+        arrays = list(self._used.values())
+        offsets = np.concatenate([[0], np.cumsum([len(a) for a in arrays])]).astype(np.int64)
+        np.savez(tmp, keys=np.frombuffer(b"".join(self._used), dtype=np.uint8).reshape(-1, 16), offsets=offsets,
+                 ids=np.concatenate(arrays).astype(np.int32) if arrays else np.zeros(0, dtype=np.int32),
+                 vocab=np.array("\x1f".join(self.vocab.tokens)), vocab_size=np.array(len(self.vocab.tokens)))
         os.replace(tmp, self.path)
+
+
+CHILD_EMBED_MAX = 2000  # up to this many new texts, embed in a child process (see embed_in_child)
+
+
+def _embed(model: str, models_dir: str, texts: list[str]) -> np.ndarray:
+    from qa.encoder import encode, load_encoder
+
+    return encode(load_encoder(model, Path(models_dir), threads=1), texts)
+
+
+def embed_in_child(model: str, texts: list[str], models_dir: Path | None = None) -> Future[np.ndarray]:
+    """Embed ``texts`` in a fresh process (spawned, so no lock or thread of this one is inherited),
+    so the encoder starts while the caller builds the lexical index."""
+    from qa.config import get_settings
+
+    folder = models_dir or get_settings().models_dir
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    future = pool.submit(_embed, model, str(folder), texts)
+    pool.shutdown(wait=False)
+    return future
 
 
 def dictionary_digest(folder: Path) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.config import Settings
@@ -85,3 +86,32 @@ def test_a_build_that_dies_leaves_the_previous_index_current(
     assert load_index(index_dir, "usem3").folder == first
     second = build_index(small_corpus, index_dir, encoder, "usem3")
     assert second != first and current_build(index_dir) == second
+
+
+def test_lexical_index_scores_exactly_as_stock_bm25s(searcher) -> None:  # type: ignore[no-untyped-def]
+    """The vectorised BM25 build gives the same scores as bm25s's own (Lucene variant)."""
+    import bm25s
+
+    from qa.lexical import K1, B, LexicalIndex
+
+    tokenizer = searcher.index.tokenizer
+    docs = [tokenizer.tokens(e["answer"]) for e in searcher.index.entries[:600]] + [[]]
+    ours = LexicalIndex.build(docs)
+    stock = bm25s.BM25(method="lucene", k1=K1, b=B)
+    stock.index([d or [""] for d in docs], show_progress=False)
+    for question in ("公积金怎么提取", "新生儿医保", "个体户 税", "失业金领取条件"):
+        tokens = [t for t in tokenizer.tokens(question) if t in stock.vocab_dict]
+        assert tokens
+        assert np.allclose(ours._bm25.get_scores(tokens), stock.get_scores(tokens), atol=1e-5)
+
+
+def test_a_damaged_build_cache_is_ignored_and_rebuilt(  # type: ignore[no-untyped-def]
+        small_corpus: Path, tmp_path: Path, encoder) -> None:
+    index = tmp_path / "index"
+    build_index(small_corpus, index, encoder, "usem3")
+    for cached in (index / "cache").glob("*.npz"):
+        cached.write_bytes(cached.read_bytes()[:1000])  # truncated, as by a full disk
+    rebuilt = build_index(small_corpus, index, encoder, "usem3")
+    manifest = Manifest.read(rebuilt)
+    assert manifest.embeddings_reused == 0 and manifest.embedded == manifest.vectors + manifest.entries
+    assert load_index(rebuilt, "usem3").dense.ntotal == manifest.vectors
