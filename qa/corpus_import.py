@@ -234,6 +234,7 @@ def import_corpus(source: Path, target: Path) -> ImportReport:
 
 
 _WHERE = re.compile(r"^(entries/[^:]+\.jsonl):(\d+): (\w+): (.*)$", re.S)
+_BY_ID = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*): (\w+): (.*)$", re.S)
 _MENTION = re.compile(r"entries/[^:\s]+\.jsonl:(\d+)")
 
 
@@ -241,6 +242,11 @@ def _locate(problem: str, origin: dict[tuple[str, int], Row]) -> str:
     """``entries/x.jsonl:3: answer: …`` → ``sheet 问答, row 12, column 答案: …``."""
     m = _WHERE.match(problem)
     if not m or (m[1], int(m[2])) not in origin:
+        by_id = _BY_ID.match(problem)  # checks across entries name the entry: "gjj-0001: question: …"
+        rows = {r.cells.get("编号") or r.cells.get("id"): r for r in origin.values()}
+        if by_id and by_id[1] in rows:
+            row = rows[by_id[1]]
+            return f"sheet {row.sheet}, row {row.number}, column {ENTRY_COLUMNS.get(by_id[2], by_id[2])}: {by_id[3]}"
         return problem
     row = origin[(m[1], int(m[2]))]
 

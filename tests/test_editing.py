@@ -86,6 +86,13 @@ def test_a_bad_import_names_sheet_row_and_column_and_changes_nothing(small_corpu
     assert _corpus_files(small_corpus) == before  # nothing half-written
     assert not [p for p in small_corpus.parent.iterdir() if p.name.startswith(".corpus")]  # no staging left
 
+    twice = tmp_path / "twice.csv"
+    policy = "min-gjj-rent-withdrawal-2015"
+    twice.write_text("编号,分类,问题,相似问法,答案,政策编号\n" + "".join(
+        f"x-{i},住房公积金,垃圾分类怎么分？,a{i}|b{i}|c{i},{good_answer},{policy}\n" for i in (1, 2)), encoding="utf-8")
+    with pytest.raises(ImportInvalid, match=r"sheet twice.csv, row 3, column 问题: .* is also a phrasing of x-1"):
+        import_corpus(twice, small_corpus)
+
     unknown = tmp_path / "unknown.csv"
     unknown.write_text("问题,颜色\n怎么办,红\n", encoding="utf-8")
     with pytest.raises(ImportInvalid, match="column 颜色: unknown column"):
