@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 import statistics
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -218,17 +219,24 @@ def _load_categories(root: Path, problems: _Problems) -> list[Category]:
     return categories
 
 
+def _unique_id(record: dict[str, Any], path: Path, line: int, problems: _Problems, seen: Container[str],
+               kind: str) -> str:
+    """A record's ``id``: present, well-formed and not used before in the same file."""
+    rid = _text(record, "id", path, line, problems)
+    if rid and not _ID.match(rid):
+        problems.add(path, line, "id", f"{rid!r} must be letters, digits, '-', '_' or '.'")
+    if rid in seen:
+        problems.add(path, line, "id", f"duplicate {kind} id {rid!r}")
+    return rid
+
+
 def _load_policies(root: Path, problems: _Problems) -> dict[str, Policy]:
     path = root / "policies.jsonl"
     policies: dict[str, Policy] = {}
     if not path.exists():
         return policies
     for line, rec in _read_jsonl(path, problems):
-        pid = _text(rec, "id", path, line, problems)
-        if pid and not _ID.match(pid):
-            problems.add(path, line, "id", f"{pid!r} must be letters, digits, '-', '_' or '.'")
-        if pid in policies:
-            problems.add(path, line, "id", f"duplicate policy id {pid!r}")
+        pid = _unique_id(rec, path, line, problems, policies, "policy")
         title = _text(rec, "title", path, line, problems)
         issuer = _text(rec, "issuer", path, line, problems)
         url = _text(rec, "url", path, line, problems)
@@ -401,11 +409,7 @@ def _load_packs(root: Path, published: set[str], problems: _Problems) -> list[Pa
         return packs
     seen: set[str] = set()
     for line, rec in _read_jsonl(path, problems):
-        pid = _text(rec, "id", path, line, problems)
-        if pid and not _ID.match(pid):
-            problems.add(path, line, "id", f"{pid!r} must be letters, digits, '-', '_' or '.'")
-        if pid in seen:
-            problems.add(path, line, "id", f"duplicate pack id {pid!r}")
+        pid = _unique_id(rec, path, line, problems, seen, "pack")
         seen.add(pid)
         title = _text(rec, "title", path, line, problems)
         audience = _text(rec, "audience", path, line, problems)
