@@ -100,11 +100,11 @@ class TokenCache:
     vocabulary kept with the cache, so a rebuild hands BM25 integer arrays, not millions of strings."""
 
     def __init__(self, folder: Path, dictionary_digest: str) -> None:
-        from qa.lexical import Vocabulary
+        from qa.lexical import TokenVocabulary
 
         self.path = folder / f"tokens-{dictionary_digest[:12]}.npz"
         self.digest = dictionary_digest
-        self.vocab = Vocabulary()
+        self.vocab = TokenVocabulary()
         self._rows: dict[bytes, np.ndarray] = {}
         self._used: dict[bytes, np.ndarray] = {}
         self.stats = CacheStats()
@@ -115,7 +115,7 @@ class TokenCache:
                 words = str(data["vocab"]).split("\x1f") if size else []
             if len(words) != size or (len(ids) and int(ids.max()) >= len(words)):
                 raise ValueError("vocabulary and ids disagree")
-            self.vocab = Vocabulary(words)
+            self.vocab = TokenVocabulary(words)
             self._rows = {k.tobytes(): ids[offsets[i] : offsets[i + 1]] for i, k in enumerate(keys)}
         except FileNotFoundError:
             pass

@@ -20,7 +20,7 @@ K1 = 1.2
 B = 0.75
 
 
-class Vocabulary:
+class TokenVocabulary:
     """Token strings by id, growing as texts are added (the build cache keeps it across builds)."""
 
     def __init__(self, tokens: list[str] | None = None) -> None:
@@ -79,7 +79,7 @@ class LexicalIndex:
     @classmethod
     def build(cls, docs: list[list[str]]) -> LexicalIndex:
         """BM25 over token lists."""
-        vocab = Vocabulary()
+        vocab = TokenVocabulary()
         return cls.from_ids([vocab.encode(d) for d in docs], vocab.tokens)
 
     @classmethod
