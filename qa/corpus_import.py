@@ -4,7 +4,8 @@
 present), writes a complete corpus next to ``DIR``, validates it, and only then puts it in
 place of ``DIR``: an import with any problem changes nothing. Problems are reported as
 ``sheet 问答, row 12, column 答案: …``. Files the spreadsheet does not carry (dict/,
-packs.jsonl, distinct_pairs.txt, and policies.jsonl when there is no 政策 sheet) are kept.
+packs.jsonl, distinct_pairs.txt, review notes …, and policies.jsonl when there is no 政策 sheet)
+are kept as they are.
 
 ``export_corpus(DIR, FILE)`` writes the same columns, so export → edit → import round-trips.
 """
@@ -37,7 +38,6 @@ POLICY_COLUMNS = {
     "effective": "施行日期", "expires": "失效日期", "status": "状态", "url": "原文链接", "links": "生命周期链接",
 }
 ENTRY_SHEETS, CATEGORY_SHEETS, POLICY_SHEETS = ("问答", "entries"), ("分类", "categories"), ("政策", "policies")
-KEPT = ("dict", "packs.jsonl", "distinct_pairs.txt")
 _SPLIT_LIST = re.compile(r"\s*(?:\||\n)\s*")
 _SPLIT_IDS = re.compile(r"[\s,，;；、|]+")
 
@@ -189,7 +189,10 @@ def import_corpus(source: Path, target: Path) -> ImportReport:
             for key in ("effective", "expires"):
                 policy[key] = rec.get(key) or None
             try:
-                policy["links"] = json.loads(rec["links"]) if rec.get("links") else {}
+                if rec.get("links"):
+                    policy["links"] = json.loads(rec["links"])
+                else:
+                    policy.pop("links")
             except json.JSONDecodeError:
                 problems.append(f"sheet {row.sheet}, row {row.number}, column 生命周期链接: not a JSON object "
                                 '(write {"解读": "https://…"})')
@@ -203,17 +206,16 @@ def import_corpus(source: Path, target: Path) -> ImportReport:
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "entries").mkdir(parents=True)
     try:
-        for name in KEPT:
-            if (target / name).is_dir():
-                shutil.copytree(target / name, staging / name)
-            elif (target / name).exists():
-                shutil.copy2(target / name, staging / name)
+        # Everything the spreadsheet does not carry is kept: nothing in the folder is lost.
+        written = {"entries", "categories.jsonl"} | ({"policies.jsonl"} if policies_text is not None else set())
+        for path in target.iterdir() if target.is_dir() else []:
+            if path.name not in written:
+                (shutil.copytree if path.is_dir() else shutil.copy2)(path, staging / path.name)
         if policies_text is not None:
             (staging / "policies.jsonl").write_text(policies_text, encoding="utf-8")
-        elif (target / "policies.jsonl").exists():
-            shutil.copy2(target / "policies.jsonl", staging / "policies.jsonl")
-        (staging / "categories.jsonl").write_text(
-            "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in categories.values()), encoding="utf-8")
+        (staging / "categories.jsonl").write_text("".join(
+            json.dumps({k: v for k, v in asdict(c).items() if v or k != "description"}, ensure_ascii=False) + "\n"
+            for c in categories.values()), encoding="utf-8")
         origin: dict[tuple[str, int], Row] = {}
         for slug, items in by_file.items():
             items.sort(key=lambda item: str(item[1].get("id", "")))

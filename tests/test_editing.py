@@ -33,8 +33,14 @@ def _corpus_files(root: Path) -> dict[str, bytes]:
 
 
 def test_export_edit_import_round_trips_through_a_real_spreadsheet(small_corpus: Path, tmp_path: Path) -> None:
+    (small_corpus / "review").mkdir()
+    (small_corpus / "review" / "gjj.md").write_text("# 核对记录\n", encoding="utf-8")  # editors' own files
     sheet = tmp_path / "corpus.xlsx"
     export_corpus(load_corpus(small_corpus), sheet)
+    untouched = tmp_path / "untouched"
+    shutil.copytree(small_corpus, untouched)
+    import_corpus(sheet, untouched)
+    assert _corpus_files(untouched) == _corpus_files(small_corpus)  # byte for byte, review notes kept
     book = load_workbook(sheet)
     assert {"问答", "分类", "政策"} <= set(book.sheetnames)
     rows = book["问答"]
