@@ -199,8 +199,11 @@ def build_index(
     lexical = LexicalIndex.from_ids(tokens.ids(texts, tokenizer.tokens), tokens.vocab.tokens)
     answer_lexical = LexicalIndex.from_ids(tokens.ids(answer_texts, tokenizer.tokens), tokens.vocab.tokens)
     if child is not None:
-        embeddings.add(missing, child.result())
-        advance(len(missing))
+        try:
+            embeddings.add(missing, child.result())
+            advance(len(missing))
+        except Exception as exc:  # the child died (memory, a signal): embed here instead
+            log.warning("embedding in a child process failed (%s); embedding in this one", exc)
     vectors = embeddings.embed(texts, lambda batch: encode(encoder, batch), advance)
     answer_vectors = embeddings.embed(answer_texts, lambda batch: encode(encoder, batch), advance)
     dim = int(vectors.shape[1])

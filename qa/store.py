@@ -93,7 +93,11 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        try:
+            self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StoreUnavailable(f"QA_DATABASE_URL {url!r} is not a usable database URL ({exc}); use "
+                                   "sqlite:///path/qa.sqlite3 or postgresql+psycopg://user:password@host/db") from exc
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._ready = False

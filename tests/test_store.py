@@ -65,6 +65,11 @@ def test_sqlite_runs_in_wal_mode_and_commits_before_returning(tmp_path: Path) ->
         assert other.execute("SELECT query, helpful FROM feedback").fetchall() == [("社保", 0)]
 
 
+def test_a_database_url_that_is_not_one_names_the_setting() -> None:
+    with pytest.raises(StoreUnavailable, match="QA_DATABASE_URL 'not a url'"):
+        Store("not a url")
+
+
 def test_a_database_that_is_down_degrades_to_not_recording(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "file").write_text("x")
     store = Store(f"sqlite:///{tmp_path / 'file' / 'qa.sqlite3'}")
