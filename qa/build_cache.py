@@ -2,8 +2,8 @@
 
 Embeddings are keyed by sha256(model id, normalised text) and tokens by sha256(dictionary
 digest, normalised text), so editing a few entries re-embeds and re-tokenises only those.
-Both live in ``<index>/cache/`` (an .npz without pickles and a JSON file), are written
-atomically, and keep only the texts of the last build, so they do not grow without bound.
+Both live in ``<index>/cache/`` (.npz files, no pickles), are written atomically, and keep
+only the texts of the last build, so they do not grow without bound.
 A damaged cache is ignored (and rebuilt), never trusted.
 """
 
@@ -15,7 +15,6 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +26,6 @@ def _key(namespace: str, text: str) -> bytes:
     return hashlib.sha256(namespace.encode() + b"\0" + text.encode()).digest()[:16]
 
 
-@dataclass
-class CacheStats:
-    reused: int = 0
-    computed: int = 0
-
-
 class EmbeddingCache:
     """Vectors of normalised texts for one model."""
 
@@ -41,7 +34,6 @@ class EmbeddingCache:
         self.model = model
         self._rows: dict[bytes, np.ndarray] = {}
         self._used: dict[bytes, np.ndarray] = {}
-        self.stats = CacheStats()
         try:
             with np.load(self.path, allow_pickle=False) as data:
                 keys, vectors = data["keys"], data["vectors"]
@@ -51,10 +43,6 @@ class EmbeddingCache:
         except Exception as exc:  # a truncated or foreign file: start over
             log.warning("ignoring damaged embedding cache %s (%s)", self.path, exc)
 
-    def missing(self, texts: list[str]) -> int:
-        """How many of ``texts`` would have to be embedded."""
-        return len(self.missing_texts(texts))
-
     def missing_texts(self, texts: list[str]) -> list[str]:
         """The distinct texts the cache has no vector for."""
         return [t for t in dict.fromkeys(texts) if _key(self.model, t) not in self._rows]
@@ -63,16 +51,12 @@ class EmbeddingCache:
         """Vectors computed elsewhere (``embed_in_child``)."""
         for text, vector in zip(texts, vectors, strict=True):
             self._rows[_key(self.model, text)] = vector
-        self.stats.computed += len(texts)
-        self.stats.reused -= len(texts)  # embed() will count them as reused
 
     def embed(self, texts: list[str], encode: Callable[[list[str]], np.ndarray],
               progress: Callable[[int], None] | None = None, batch: int = 512) -> np.ndarray:
         """Vectors for ``texts``: from the cache where present, else from ``encode`` in batches."""
         keys = [_key(self.model, t) for t in texts]
         missing = [i for i, k in enumerate(keys) if k not in self._rows]
-        self.stats.reused += len(texts) - len(missing)
-        self.stats.computed += len(missing)
         for start in range(0, len(missing), batch):
             chunk = missing[start : start + batch]
             for i, vector in zip(chunk, encode([texts[i] for i in chunk]), strict=True):
@@ -107,7 +91,6 @@ class TokenCache:
         self.vocab = TokenVocabulary()
         self._rows: dict[bytes, np.ndarray] = {}
         self._used: dict[bytes, np.ndarray] = {}
-        self.stats = CacheStats()
         try:
             with np.load(self.path, allow_pickle=False) as data:
                 keys, offsets, ids = data["keys"], data["offsets"], data["ids"]
@@ -130,9 +113,6 @@ class TokenCache:
             ids = self._rows.get(key)
             if ids is None:
                 ids = self._rows[key] = self.vocab.encode(tokenize(text))
-                self.stats.computed += 1
-            else:
-                self.stats.reused += 1
             self._used[key] = ids
             out.append(ids)
         return out
@@ -160,14 +140,13 @@ def _embed(model: str, models_dir: str, texts: list[str]) -> np.ndarray:
     return encode(load_encoder(model, Path(models_dir), threads=1), texts)
 
 
-def embed_in_child(model: str, texts: list[str], models_dir: Path | None = None) -> Future[np.ndarray]:
+def embed_in_child(model: str, texts: list[str]) -> Future[np.ndarray]:
     """Embed ``texts`` in a fresh process (spawned, so no lock or thread of this one is inherited),
     so the encoder starts while the caller builds the lexical index."""
     from qa.config import get_settings
 
-    folder = models_dir or get_settings().models_dir
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    future = pool.submit(_embed, model, str(folder), texts)
+    future = pool.submit(_embed, model, str(get_settings().models_dir), texts)
     pool.shutdown(wait=False)
     return future
 

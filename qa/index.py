@@ -180,18 +180,17 @@ def build_index(
     answer_texts = [normalise(e.answer) for e in entries]
     cache_dir = cache_dir or index_dir / "cache"
     embeddings = EmbeddingCache(cache_dir, model_name)
-    to_embed = embeddings.missing(texts + answer_texts)
+    missing = embeddings.missing_texts(texts + answer_texts)
     done = 0
 
     def advance(n: int) -> None:
         nonlocal done
         done += n
         if progress:
-            progress(done, to_embed)
+            progress(done, len(missing))
 
     # A small edit's few texts are embedded in a child process while this one tokenises and
     # builds BM25: the encoder's start-up (~3 s) then costs nothing. A cold build embeds here.
-    missing = embeddings.missing_texts(texts + answer_texts)
     small_edit = 0 < len(missing) <= CHILD_EMBED_MAX and model_name == DEFAULT_MODEL
     child = embed_in_child(model_name, missing) if small_edit else None
     tokenizer = Tokenizer(Vocabulary.load(corpus_dir / "dict"))
@@ -233,7 +232,7 @@ def build_index(
         vectors=len(texts), corpus_sha256=sha, built_at=datetime.now(UTC).isoformat(timespec="seconds"),
         build_seconds=round(time.perf_counter() - started, 2), index_type="IndexFlatIP",
         corpus_dir=str(Path(corpus_dir).resolve()),
-        embedded=embeddings.stats.computed, embeddings_reused=embeddings.stats.reused,
+        embedded=len(missing), embeddings_reused=len(texts) + len(answer_texts) - len(missing),
     )
     (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=1), encoding="utf-8")
     final = builds / name
