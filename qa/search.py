@@ -40,9 +40,8 @@ class Channels:
 
 @dataclass
 class Scope:
-    """The part of the index a category filter allows: entry rows, phrasing rows, a FAISS selector."""
+    """The part of the index a category filter allows: its phrasing rows, and a FAISS selector of them."""
 
-    entries: np.ndarray  # bool per entry row
     phrasings: np.ndarray  # bool per phrasing row
     selector: Any  # faiss.IDSelector over the allowed phrasing rows
 
@@ -148,7 +147,7 @@ class Searcher:
             entries = np.array([e["category"] in wanted for e in self.index.entries], dtype=bool)
             phrasings = entries[self._owners]
             rows = np.flatnonzero(phrasings).astype(np.int64)
-            self._scopes[key] = Scope(entries, phrasings, faiss.IDSelectorBatch(rows))
+            self._scopes[key] = Scope(phrasings, faiss.IDSelectorBatch(rows))
         return self._scopes[key]
 
     def entry(self, entry_id: str) -> dict[str, Any]:
@@ -233,17 +232,13 @@ class Searcher:
             fused[top_dense] += st.agreement_bonus
         return fused
 
-    def rank(self, ch: Channels, mode: str = "hybrid", categories: list[str] | None = None) -> list[tuple[int, float]]:
-        """Candidate entries as (entry row, fused score), best first."""
+    def rank(self, ch: Channels, mode: str = "hybrid") -> list[tuple[int, float]]:
+        """Candidate entries as (entry row, fused score), best first (a scope already limited them)."""
         fused = self.fuse(ch, mode)
         if self._lapses:  # entries whose every policy has expired since the build are not answered
             today = date.today().isoformat()
             fused = {e: s for e, s in fused.items() if self._lapses.get(e, "9999") >= today}
-        ranked = sorted(fused.items(), key=lambda item: item[1], reverse=True)
-        if categories:
-            wanted = set(categories)
-            ranked = [(e, s) for e, s in ranked if self.index.entries[e]["category"] in wanted]
-        return ranked
+        return sorted(fused.items(), key=lambda item: item[1], reverse=True)
 
     def search(self, question: str, k: int = 5, categories: list[str] | None = None) -> SearchResult:
         """Best ``k`` entries for a question, best first, and whether the best one answers it.
@@ -253,7 +248,7 @@ class Searcher:
         started = time.perf_counter()
         names = self.category_names(categories)
         ch = self.channels(question, self.scope(names) if names else None)
-        ranked = self.rank(ch, categories=names)
+        ranked = self.rank(ch)
         hits = []
         for row, score in ranked[:k]:
             entry = self.index.entries[row]
