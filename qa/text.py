@@ -72,6 +72,20 @@ def has_content(text: str) -> bool:
     return bool(_WORDLIKE.search(normalise(text)))
 
 
+def question_problem(text: str, max_chars: int) -> str | None:
+    """Why a question cannot be searched as typed — ``empty``, ``too_long``, ``nul`` or
+    ``no_content`` — or None. One rule for every front end; each words it for its readers."""
+    if not text.strip():
+        return "empty"
+    if len(text) > max_chars:
+        return "too_long"
+    if "\x00" in text:
+        return "nul"
+    if not has_content(text):
+        return "no_content"
+    return None
+
+
 @dataclass
 class Vocabulary:
     """The jieba user dictionary and the synonym groups of a corpus."""

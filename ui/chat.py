@@ -20,7 +20,7 @@ import gradio as gr  # noqa: E402  (after the analytics switch)
 from qa.reply import RELATED, compose
 from qa.service import Service
 from qa.store import Feedback, StoreUnavailable
-from qa.text import has_content
+from qa.text import question_problem
 from ui.cards import reply_html, reply_options
 
 EXAMPLES = [
@@ -87,9 +87,10 @@ class Chat:
         limit = self.service.settings.max_query_chars
         if self.service.searcher is None:
             return "服务正在启动或暂未就绪，请稍后再试。"
-        if len(question) > limit:
+        problem = question_problem(question, limit)
+        if problem == "too_long":
             return f"问题有点长（{len(question)}字），请控制在{limit}字以内，说清要办的事即可。"
-        if "\x00" in question or not has_content(question):
+        if problem:  # NUL or no letters at all (an empty question never gets here)
             return "没有看懂这个问题，请用文字描述您想办的事。"
         return None
 

@@ -9,23 +9,22 @@ from starlette.concurrency import run_in_threadpool
 
 from qa.api.deps import SearcherDep, ServiceDep
 from qa.api.errors import BadQuery
-from qa.text import has_content
+from qa.text import question_problem
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
 
 def check_question(q: str, max_chars: int, field: str = "q") -> str:
     """Refuse a question the service cannot answer as asked; ``field`` names it in the error."""
-    if not q.strip():
-        raise BadQuery(field, f"问题不能为空 ({field} is empty)")
-    if len(q) > max_chars:
-        raise BadQuery(field, f"问题过长，请控制在{max_chars}字以内 "
-                              f"({field} is {len(q)} characters, at most {max_chars})")
-    if "\x00" in q:
-        raise BadQuery(field, f"问题包含非法字符 ({field} contains a NUL byte)")
-    if not has_content(q):
-        raise BadQuery(field, f"问题里没有文字，请用文字描述您的问题 "
-                              f"({field} has no letters, digits or Chinese characters)")
+    problem = question_problem(q, max_chars)
+    messages = {
+        "empty": f"问题不能为空 ({field} is empty)",
+        "too_long": f"问题过长，请控制在{max_chars}字以内 ({field} is {len(q)} characters, at most {max_chars})",
+        "nul": f"问题包含非法字符 ({field} contains a NUL byte)",
+        "no_content": f"问题里没有文字，请用文字描述您的问题 ({field} has no letters, digits or Chinese characters)",
+    }
+    if problem:
+        raise BadQuery(field, messages[problem])
     return q
 
 
