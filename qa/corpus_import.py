@@ -216,23 +216,23 @@ def import_corpus(source: Path, target: Path) -> ImportReport:
         (staging / "categories.jsonl").write_text("".join(
             json.dumps({k: v for k, v in asdict(c).items() if v or k != "description"}, ensure_ascii=False) + "\n"
             for c in categories.values()), encoding="utf-8")
-        origin: dict[tuple[str, int], Row] = {}
+        origin = _Origins()
         for slug, items in by_file.items():
             items.sort(key=lambda item: str(item[1].get("id", "")))
             relative = f"entries/{slug}.jsonl"
             with (staging / relative).open("w", encoding="utf-8") as out:
                 for number, (row, record) in enumerate(items, 1):
                     out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                    origin[(relative, number)] = row
+                    origin.add(relative, number, row, str(record.get("id", "")))
         try:
             corpus = load_corpus(staging)
         except CorpusInvalid as exc:
-            raise ImportInvalid([_locate(p, origin) for p in exc.problems]) from None
+            raise ImportInvalid([origin.locate(p) for p in exc.problems]) from None
         _replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ImportReport(target=target, entries=len(corpus.entries), categories=len(corpus.categories),
-                        generated_ids=generated, warnings=[_locate(w, origin) for w in corpus.warnings])
+                        generated_ids=generated, warnings=[origin.locate(w) for w in corpus.warnings])
 
 
 _WHERE = re.compile(r"^(entries/[^:]+\.jsonl):(\d+): (\w+): (.*)$", re.S)
@@ -240,23 +240,35 @@ _BY_ID = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*): (\w+): (.*)$", re.S)
 _MENTION = re.compile(r"entries/[^:\s]+\.jsonl:(\d+)")
 
 
-def _locate(problem: str, origin: dict[tuple[str, int], Row]) -> str:
-    """``entries/x.jsonl:3: answer: …`` → ``sheet 问答, row 12, column 答案: …``."""
-    m = _WHERE.match(problem)
-    if not m or (m[1], int(m[2])) not in origin:
-        by_id = _BY_ID.match(problem)  # checks across entries name the entry: "gjj-0001: question: …"
-        rows = {r.cells.get("编号") or r.cells.get("id"): r for r in origin.values()}
-        if by_id and by_id[1] in rows:
-            row = rows[by_id[1]]
-            return f"sheet {row.sheet}, row {row.number}, column {ENTRY_COLUMNS.get(by_id[2], by_id[2])}: {by_id[3]}"
-        return problem
-    row = origin[(m[1], int(m[2]))]
+class _Origins:
+    """Where each written entry line came from, to report problems by sheet, row and column."""
 
-    def mention(found: re.Match[str]) -> str:
-        other = origin.get((found[0].rsplit(":", 1)[0], int(found[1])))
-        return f"row {other.number}" if other else found[0]
+    def __init__(self) -> None:
+        self.lines: dict[tuple[str, int], Row] = {}
+        self.ids: dict[str, Row] = {}
 
-    return f"sheet {row.sheet}, row {row.number}, column {ENTRY_COLUMNS.get(m[3], m[3])}: {_MENTION.sub(mention, m[4])}"
+    def add(self, relative: str, number: int, row: Row, entry_id: str) -> None:
+        self.lines[(relative, number)] = row
+        self.ids[entry_id] = row
+
+    def locate(self, problem: str) -> str:
+        """``entries/x.jsonl:3: answer: …`` (or ``gjj-0001: question: …``, from checks across
+        entries) → ``sheet 问答, row 12, column 答案: …``; other problems as they are."""
+        m = _WHERE.match(problem)
+        if m and (m[1], int(m[2])) in self.lines:
+            row, fieldname, message = self.lines[(m[1], int(m[2]))], m[3], m[4]
+        else:
+            m = _BY_ID.match(problem)
+            if not m or m[1] not in self.ids:
+                return problem
+            row, fieldname, message = self.ids[m[1]], m[2], m[3]
+
+        def mention(found: re.Match[str]) -> str:
+            other = self.lines.get((found[0].rsplit(":", 1)[0], int(found[1])))
+            return f"row {other.number}" if other else found[0]
+
+        column = ENTRY_COLUMNS.get(fieldname, fieldname)
+        return f"sheet {row.sheet}, row {row.number}, column {column}: {_MENTION.sub(mention, message)}"
 
 
 def _replace(staging: Path, target: Path) -> None:
