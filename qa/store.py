@@ -102,6 +102,10 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._ready = False
 
+    def _unavailable(self, verb: str, exc: Exception) -> StoreUnavailable:
+        url = self.engine.url.render_as_string(hide_password=True)
+        return StoreUnavailable(f"cannot {verb} {url}: {type(exc).__name__}; check QA_DATABASE_URL")
+
     def _ensure_tables(self) -> None:
         if not self._ready:
             if self.engine.dialect.name == "sqlite" and self.engine.url.database:
@@ -116,8 +120,7 @@ class Store:
                 result = conn.execute(insert(table).values(**row, created_at=datetime.now(UTC)))
                 return int(result.inserted_primary_key[0])  # type: ignore[index]
         except (SQLAlchemyError, OSError) as exc:
-            raise StoreUnavailable(f"cannot write to {self.engine.url.render_as_string(hide_password=True)}: "
-                                   f"{type(exc).__name__}; check QA_DATABASE_URL") from exc
+            raise self._unavailable("write to", exc) from exc
 
     def add_feedback(self, item: Feedback) -> int:
         """Record 👍/👎 on an answer; returns the row id."""
@@ -151,8 +154,7 @@ class Store:
             with self.engine.connect() as conn:
                 return [dict(r._mapping) for r in conn.execute(query)]
         except (SQLAlchemyError, OSError) as exc:
-            raise StoreUnavailable(f"cannot read {self.engine.url.render_as_string(hide_password=True)}: "
-                                   f"{type(exc).__name__}; check QA_DATABASE_URL") from exc
+            raise self._unavailable("read", exc) from exc
 
     def feedback_rows(self, since: datetime | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Feedback, newest first."""
