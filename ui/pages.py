@@ -37,6 +37,11 @@ def public_base(request: Request, public_url: str) -> str:
     return (public_url or str(request.base_url)).rstrip("/")
 
 
+def policy_url(request: Request, public_url: str, policy_id: str) -> str:
+    """The public address of a policy's page (what its QR code opens)."""
+    return f"{public_base(request, public_url)}/policy/{policy_id}"
+
+
 def qr_svg(url: str) -> str:
     """An SVG QR code (the ``qrcode`` package) that opens ``url``."""
     import qrcode
@@ -69,7 +74,7 @@ async def policy_page(policy_id: str, request: Request, searcher: SearcherDep, s
         page = render("not_found.html", policy_id=policy_id)
         page.status_code = 404
         return page
-    page_url = f"{public_base(request, service.settings.public_url)}/policy/{policy_id}"
+    page_url = policy_url(request, service.settings.public_url, policy_id)
     entries = [searcher.entry(e["id"]) for e in policy["entries"]]
     return render("policy.html", policy=policy, entries=entries, stages=lifecycle(policy), qr=qr_svg(page_url),
                   page_url=page_url)
@@ -78,7 +83,7 @@ async def policy_page(policy_id: str, request: Request, searcher: SearcherDep, s
 @router.get("/policy/{policy_id}/qr.svg")
 async def policy_qr(policy_id: str, request: Request, searcher: SearcherDep, service: ServiceDep) -> Response:
     policy_card(searcher, policy_id)  # 404 for an unknown policy
-    page_url = f"{public_base(request, service.settings.public_url)}/policy/{policy_id}"
+    page_url = policy_url(request, service.settings.public_url, policy_id)
     return Response(qr_svg(page_url), media_type="image/svg+xml")
 
 

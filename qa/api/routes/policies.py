@@ -12,6 +12,10 @@ from qa.errors import PolicyNotFound
 router = APIRouter(prefix="/v1", tags=["policies"])
 
 
+def _brief(entry: dict[str, Any]) -> dict[str, Any]:
+    return {"id": entry["id"], "question": entry["question"], "category": entry["category"]}
+
+
 def policy_card(searcher: SearcherDep, policy_id: str) -> dict[str, Any]:
     """A policy with the questions of the entries that cite it."""
     policy = searcher.index.policies.get(policy_id)
@@ -19,15 +23,14 @@ def policy_card(searcher: SearcherDep, policy_id: str) -> dict[str, Any]:
         raise PolicyNotFound(f"no policy with id {policy_id!r}")
     cited = [searcher.entry(eid) for eid in policy["cited_by"]]
     return {**{k: v for k, v in policy.items() if k != "cited_by"},
-            "entries": [{"id": e["id"], "question": e["question"], "category": e["category"]} for e in cited],
+            "entries": [_brief(e) for e in cited],
             "page": f"/policy/{policy_id}"}
 
 
 def pack_card(searcher: SearcherDep, pack: dict[str, Any]) -> dict[str, Any]:
     # An entry whose policies all lapsed is not in the index: the pack shows the rest.
     entries = [searcher.index.by_id[eid] for eid in pack["entries"] if eid in searcher.index.by_id]
-    return {**pack, "entries": [{"id": e["id"], "question": e["question"], "category": e["category"]}
-                                for e in entries]}
+    return {**pack, "entries": [_brief(e) for e in entries]}
 
 
 @router.get("/policies/{policy_id}", summary="One policy: registry record, lifecycle links, citing entries")
