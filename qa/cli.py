@@ -211,15 +211,44 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.build:
         build(settings)
+    from qa import logs
+
     service = Service(settings)
     service.load()
     if service.searcher is None:
         raise QAError(f"cannot serve: {service.not_ready}")
+    app = create_app(settings, service)
+    logs.configure(settings.log_format)
     if args.watch:
         service.watch(settings.watch_seconds)
         _out(f"watching {settings.index_dir / 'CURRENT'} for new builds every {settings.watch_seconds:g}s")
     _out(f"serving on http://{settings.host}:{settings.port} (API docs at /docs); Ctrl+C stops")
-    uvicorn.run(create_app(settings, service), host=settings.host, port=settings.port, log_level="info")
+    # Our middleware logs each request (hashed client IP) and reads X-Forwarded-For only from
+    # QA_TRUSTED_PROXIES, so uvicorn's access log and its own proxy-header handling are off.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+                proxy_headers=False, server_header=False)
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from qa.keys import add_key, read_keys, revoke_key
+
+    path = get_settings().api_keys_file
+    if args.keys_command == "add":
+        raw = add_key(path, args.name, args.origin, args.category, args.per_minute)
+        _out(f"key for {args.name} (shown once; only its hash is kept in {path}):\n{raw}")
+        _out(f'widget: <script src=".../widget.js" data-api="..." data-key="{raw}" async></script>')
+    elif args.keys_command == "revoke":
+        revoke_key(path, args.name)
+        _out(f"revoked {args.name}; the service stops accepting it within a few seconds")
+    else:
+        keys = read_keys(path)
+        for key in keys:
+            rate = "default rate" if key.per_minute is None else f"{key.per_minute}/min"
+            _out(f"{key.name}\torigins: {', '.join(key.origins)}\tcategories: {', '.join(key.categories) or 'all'}"
+                 f"\t{rate}\tcreated {key.created}")
+        if not keys:
+            _out(f"no keys in {path} (`qa keys add NAME --origin https://…` creates one)")
     return 0
 
 
@@ -352,7 +381,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.json:
         _out(json.dumps(report, ensure_ascii=False, indent=1, default=str))
     if args.to:
-        write_table(Path(args.to), report_sheets(report))
+        write_table(Path(args.to), report_sheets(report), untrusted=True)
         _out(f"written to {args.to}")
     return 0
 
@@ -406,6 +435,20 @@ def parser() -> argparse.ArgumentParser:
         rp.add_argument("--json", action="store_true", help="also print the report as JSON")
         rp.add_argument("--index", help="index folder, to name the entries")
         rp.set_defaults(func=cmd_report)
+
+    k = sub.add_parser("keys", help="API keys for enterprise widgets: add, list, revoke").add_subparsers(
+        dest="keys_command", required=True)
+    ka = k.add_parser("add", help="create a key (printed once) for a site's origins and categories")
+    ka.add_argument("name", help="who the key is for, e.g. the company")
+    ka.add_argument("--origin", action="append", default=[], required=True,
+                    help="https://www.example.com where the widget runs (repeatable; '*' for a server)")
+    ka.add_argument("--category", action="append", default=[], help="only these categories (repeatable; default all)")
+    ka.add_argument("--per-minute", type=int, help="calls per minute for all the site's visitors together")
+    ka.set_defaults(func=cmd_keys)
+    k.add_parser("list", help="keys, their origins, categories and rates").set_defaults(func=cmd_keys)
+    kr = k.add_parser("revoke", help="stop accepting a key")
+    kr.add_argument("name")
+    kr.set_defaults(func=cmd_keys)
 
     c = sub.add_parser("corpus", help="check, import, export and compare corpora").add_subparsers(
         dest="corpus_command", required=True)

@@ -56,6 +56,26 @@ class Settings(BaseSettings):
     admin_token: str = Field(default="", description="bearer token for /v1/admin/*; empty disables admin endpoints")
     watch_seconds: float = Field(default=2.0, gt=0, description="how often `qa serve --watch` checks for a new build")
 
+    # Abuse and faults (see the README's "Security and reliability").
+    max_body_bytes: int = Field(default=65_536, ge=1024, description="larger request bodies get 413")
+    rate_limit_per_minute: int = Field(
+        default=120, ge=0, description="API calls and chat questions per client IP per minute; 0 turns limiting off"
+    )
+    rate_limit_burst: int = Field(default=30, ge=1, description="calls a client may make at once")
+    key_rate_limit_per_minute: int = Field(
+        default=3000, ge=0, description="calls per API key per minute (all its visitors together) unless the key says"
+    )
+    trusted_proxies: str = Field(
+        default="", description="comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed"
+    )
+    api_keys_file: Path = Field(
+        default=REPO_ROOT / "var" / "api_keys.jsonl", description="enterprise API keys (hashes), kept by `qa keys`"
+    )
+    ip_hash_salt: str = Field(
+        default="", description="secret mixed into hashed client IPs in logs; empty: a random one per process"
+    )
+    log_format: str = Field(default="json", pattern="^(json|text)$", description="`qa serve` log lines: json or text")
+
     @property
     def allowed_origins(self) -> list[str]:
         """Origins allowed by CORS: the service's own (the demo page) plus ``QA_CORS_ORIGINS``."""

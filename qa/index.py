@@ -9,18 +9,20 @@ Layout::
                                   after a small edit embeds and tokenises only what changed
 
 A build is written to a fresh folder and only then made current, so a crash
-mid-build leaves the previous index serving. Nothing is pickled.
+mid-build leaves the previous index serving. The manifest records the SHA-256 of every
+file, checked at load, so a damaged file is refused rather than served. Nothing is pickled.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when the files or the tokenisation change: older builds are then rebuilt, not misread.
-INDEX_FORMAT = 4
+INDEX_FORMAT = 5
 FILES = ("manifest.json", "dense.faiss", "phrasings.npy", "answers.npy", "entries.jsonl", "categories.json",
          "policies.json", "packs.json", "bm25/idf.json", "bm25_answers/idf.json")
 KEEP_BUILDS = 3
@@ -62,6 +64,7 @@ class Manifest:
     corpus_dir: str = ""  # the corpus folder it was built from (checked against when it still exists)
     embedded: int = 0  # texts embedded by this build
     embeddings_reused: int = 0  # texts whose vectors came from the cache
+    files: dict[str, str] = field(default_factory=dict)  # path in the build -> SHA-256
 
     @classmethod
     def read(cls, folder: Path) -> Manifest:
@@ -100,8 +103,30 @@ def _set_current(index_dir: Path, name: str) -> None:
     os.replace(tmp, index_dir / "CURRENT")
 
 
+def file_digests(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file of a build except the manifest, by path inside the build."""
+    digests = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "manifest.json"):
+        with path.open("rb") as f:
+            digests[path.relative_to(folder).as_posix()] = hashlib.file_digest(f, "sha256").hexdigest()
+    return digests
+
+
+def _clear_dead_partials(builds: Path) -> None:
+    """Remove half-written builds of processes that died (killed mid-build); a live build's stays."""
+    for partial in builds.glob(".*.partial"):
+        try:
+            pid = int(partial.name.rsplit(".", 1)[0].rsplit("-", 1)[1])
+            os.kill(pid, 0)
+        except (ValueError, IndexError, ProcessLookupError):
+            shutil.rmtree(partial, ignore_errors=True)
+        except PermissionError:  # another user's live process
+            pass
+
+
 def _prune(index_dir: Path, keep: str) -> None:
-    builds = sorted((index_dir / "builds").iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+    finished = [p for p in (index_dir / "builds").iterdir() if not p.name.startswith(".")]  # not partials
+    builds = sorted(finished, key=lambda p: p.stat().st_mtime, reverse=True)
     for old in builds[KEEP_BUILDS:]:
         if old.name != keep:
             shutil.rmtree(old, ignore_errors=True)
@@ -212,6 +237,7 @@ def build_index(
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"-{sha[:8]}-{os.getpid()}"
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
+    _clear_dead_partials(builds)
     tmp = builds / f".{name}.partial"
     tmp.mkdir()
     faiss.write_index(dense, str(tmp / "dense.faiss"))
@@ -233,6 +259,7 @@ def build_index(
         build_seconds=round(time.perf_counter() - started, 2), index_type="IndexFlatIP",
         corpus_dir=str(Path(corpus_dir).resolve()),
         embedded=len(missing), embeddings_reused=len(texts) + len(answer_texts) - len(missing),
+        files=file_digests(tmp),
     )
     (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=1), encoding="utf-8")
     final = builds / name
@@ -296,6 +323,11 @@ def load_index(index_dir: Path, model: str, corpus_dir: Path | None = None) -> L
     missing = [f for f in FILES if not (folder / f).exists()]
     if missing:
         raise IndexCorrupt(f"index {folder} lacks {', '.join(missing)}: run `qa build`")
+    found = file_digests(folder)
+    damaged = sorted(f for f, digest in manifest.files.items() if found.get(f) != digest)
+    if damaged or not manifest.files:
+        raise IndexCorrupt(f"index {folder} is damaged: {', '.join(damaged) or 'the manifest'} changed since the "
+                           f"build (checksum mismatch): run `qa build`")
     try:
         dense = faiss.read_index(str(folder / "dense.faiss"))
         owners = np.load(folder / "phrasings.npy", allow_pickle=False)

@@ -11,6 +11,7 @@ from qa.config import Settings
 from qa.encoder import load_encoder
 from qa.errors import QAError
 from qa.index import current_build, load_index
+from qa.metrics import Metrics
 from qa.search import Searcher, SearchResult
 from qa.store import Store
 
@@ -23,9 +24,11 @@ class Service:
     searcher: Searcher | None = None
     not_ready: str | None = "starting"
     store: Store = field(init=False)
+    metrics: Metrics = field(init=False)
 
     def __post_init__(self) -> None:
         self.store = Store(self.settings.database_url)
+        self.metrics = Metrics(self)
         self._reload_lock = threading.Lock()
 
     def _searcher_for_current_build(self) -> Searcher:
@@ -98,5 +101,7 @@ class Service:
     def note_query(self, result: SearchResult, channel: str) -> None:
         """Keep the question and what it got, for the editors' reports (never fails the request)."""
         top = result.hits[0] if result.hits else None
-        self.store.add_query(result.query, result.answered, top.id if top else None, top.category if top else None,
-                             top.score if top else None, channel)
+        self.metrics.question(result.answered, channel)
+        if not self.store.add_query(result.query, result.answered, top.id if top else None,
+                                    top.category if top else None, top.score if top else None, channel):
+            self.metrics.store_failures.inc()

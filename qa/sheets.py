@@ -106,8 +106,19 @@ def _read_jsonl(path: Path) -> list[Row]:
     return rows
 
 
-def write_table(path: Path, sheets: dict[str, tuple[list[str], list[list[str]]]]) -> None:
-    """Write sheets (name -> (header, rows)); .csv and .jsonl take the first sheet only."""
+def _defused(cell: object) -> object:
+    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + cell
+    return cell
+
+
+def write_table(path: Path, sheets: dict[str, tuple[list[str], list[list[str]]]], untrusted: bool = False) -> None:
+    """Write sheets (name -> (header, rows)); .csv and .jsonl take the first sheet only.
+
+    In .xlsx a text starting with ``=`` is always stored as text, never as a formula. ``untrusted``
+    (text residents typed, as in reports) also defuses such cells in .csv, which a spreadsheet
+    would otherwise evaluate on opening: they get a leading apostrophe.
+    """
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise SheetUnreadable(f"{path}: unsupported format {suffix or '(none)'}; use {', '.join(FORMATS)}")
@@ -126,6 +137,9 @@ def write_table(path: Path, sheets: dict[str, tuple[list[str], list[list[str]]]]
                 cell.font = Font(bold=True)
             for row in rows:
                 ws.append(row)
+                for cell in ws[ws.max_row]:
+                    if isinstance(cell.value, str) and cell.value.startswith("="):
+                        cell.data_type = "s"  # text that looks like a formula stays text
             ws.freeze_panes = "A2"
             for column in ws.columns:
                 longest = max((len(str(c.value or "")) for c in column), default=8)
@@ -139,7 +153,7 @@ def write_table(path: Path, sheets: dict[str, tuple[list[str], list[list[str]]]]
             with tmp.open("w", encoding="utf-8-sig", newline="") as f:
                 writer = csv.writer(f)
                 writer.writerow(header)
-                writer.writerows(rows)
+                writer.writerows([[_defused(c) for c in row] for row in rows] if untrusted else rows)
         else:
             with tmp.open("w", encoding="utf-8") as f:
                 for row in rows:

@@ -11,6 +11,7 @@ an opaque session id and the time are kept: no IP address, no user identity.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,16 +102,24 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._ready = False
+        self._create_lock = threading.Lock()
 
     def _unavailable(self, verb: str, exc: Exception) -> StoreUnavailable:
         url = self.engine.url.render_as_string(hide_password=True)
         return StoreUnavailable(f"cannot {verb} {url}: {type(exc).__name__}; check QA_DATABASE_URL")
 
     def _ensure_tables(self) -> None:
-        if not self._ready:
+        if self._ready:
+            return
+        with self._create_lock:  # the first requests arrive together; one creates the tables
+            if self._ready:
+                return
             if self.engine.dialect.name == "sqlite" and self.engine.url.database:
                 Path(self.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
-            metadata.create_all(self.engine)
+            try:
+                metadata.create_all(self.engine)
+            except SQLAlchemyError:  # another process created them between the check and the create
+                metadata.create_all(self.engine)
             self._ready = True
 
     def _insert(self, table: Table, row: dict[str, Any]) -> int:
@@ -130,9 +139,9 @@ class Store:
         })
 
     def add_query(self, query: str, answered: bool, entry_id: str | None, category: str | None,
-                  score: float | None, channel: str = "api") -> None:
-        """Record a question and what it got. Failure is logged, never raised: a resident
-        still gets the answer when the database is down."""
+                  score: float | None, channel: str = "api") -> bool:
+        """Record a question and what it got; False when it could not be. Failure is logged,
+        never raised: a resident still gets the answer when the database is down."""
         try:
             self._insert(queries, {
                 "query": normalise(query), "answered": answered, "entry_id": entry_id, "category": category,
@@ -140,6 +149,8 @@ class Store:
             })
         except StoreUnavailable as exc:
             log.error("question not recorded: %s", exc)
+            return False
+        return True
 
     def _rows(self, table: Table, since: datetime | None, limit: int | None, *where: Any) -> list[dict[str, Any]]:
         try:

@@ -72,15 +72,22 @@ def has_content(text: str) -> bool:
     return bool(_WORDLIKE.search(normalise(text)))
 
 
+# Control characters no keyboard types (tab, newline and carriage return are fine): a sign of a
+# broken client or a probe, refused rather than silently searched.
+CONTROL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def question_problem(text: str, max_chars: int) -> str | None:
-    """Why a question cannot be searched as typed — ``empty``, ``too_long``, ``nul`` or
-    ``no_content`` — or None. One rule for every front end; each words it for its readers."""
+    """Why a question cannot be searched as typed — ``empty``, ``too_long``, ``nul``, ``control``
+    or ``no_content`` — or None. One rule for every front end; each words it for its readers."""
     if not text.strip():
         return "empty"
     if len(text) > max_chars:
         return "too_long"
     if "\x00" in text:
         return "nul"
+    if CONTROL.search(text):
+        return "control"
     if not has_content(text):
         return "no_content"
     return None

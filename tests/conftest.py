@@ -43,6 +43,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Sett
     return Settings(
         corpus_dir=BUNDLED_CORPUS, index_dir=tmp_path_factory.mktemp("index"), models_dir=models_dir, model="usem3",
         database_url=f"sqlite:///{db}", cors_origins="https://enterprise.example",
+        rate_limit_per_minute=0,  # the shared client asks many questions; limits are tested on their own app
     )
 
 

@@ -195,7 +195,8 @@ def _two_builds(small_corpus: Path, tmp_path: Path, encoder,  # type: ignore[no-
     second = build_index(small_corpus, index, encoder, "usem3", cache_dir=cache)
     (index / "CURRENT").write_text(first.name + "\n", encoding="utf-8")
     settings = Settings(corpus_dir=tmp_path / "no-corpus", index_dir=index, model="usem3",
-                        database_url=f"sqlite:///{tmp_path / 'qa.sqlite3'}", admin_token="s3cret-token", ui=False)
+                        database_url=f"sqlite:///{tmp_path / 'qa.sqlite3'}", admin_token="s3cret-token", ui=False,
+                        rate_limit_per_minute=0)  # the reload test drives many requests from one client
     return settings, first, second
 
 

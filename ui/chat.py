@@ -37,6 +37,7 @@ CSS = """
 .gradio-container { max-width: 860px !important; margin: 0 auto; }
 #qa-header h1 { font-size: 1.5rem; margin: 0.2em 0; }
 #qa-header p { margin: 0.2em 0; color: #555; }
+#qa-footer p { font-size: 0.85em; color: #777; }
 .qa-card { line-height: 1.65; }
 .qa-matched { font-size: 0.9em; color: #666; margin-bottom: 0.4em; }
 .qa-sources ul { margin: 0.2em 0 0 1.2em; padding: 0; }
@@ -151,8 +152,10 @@ def build_chat(service: Service) -> Any:
     categories = [c["name"] for c in index.categories] if index else []
 
     with gr.Blocks(title="政策问答 · 政策小助手", analytics_enabled=False) as blocks:
-        gr.HTML('<div id="qa-header"><h1>政策问答</h1><p>用大白话问政策：社保、医保、公积金、户籍、就业、企业开办……'
-                '简体、繁体都可以。答案来自政策问答库，并附政策原文链接。</p></div>')
+        # Markdown, not gr.HTML: gr.HTML evaluates templates with `new Function`, which the page's
+        # Content-Security-Policy (no 'unsafe-eval') rightly forbids.
+        gr.Markdown("# 政策问答\n用大白话问政策：社保、医保、公积金、户籍、就业、企业开办……"
+                    "简体、繁体都可以。答案来自政策问答库，并附政策原文链接。", elem_id="qa-header")
         state = gr.State(_new_state)
         chatbot = gr.Chatbot(
             label="政策小助手", show_label=False, elem_id="qa-chat", height=520,
@@ -173,8 +176,8 @@ def build_chat(service: Service) -> Any:
                     button = gr.Button(pack["title"], size="sm", elem_classes=["qa-pack-button"])
                     button.click(lambda h, pid=pack["id"]: chat.pack(pid, h), [chatbot], [chatbot])
         browse = gr.Dropdown(choices=categories, value=None, label="按分类浏览", elem_id="qa-browse")
-        gr.HTML('<p style="font-size:0.85em;color:#777">本助手根据政策问答库作答，仅供参考，'
-                '以政策原文和主管部门解释为准。拿不准时请拨打 12345 政务服务便民热线。</p>')
+        gr.Markdown("本助手根据政策问答库作答，仅供参考，以政策原文和主管部门解释为准。"
+                    "拿不准时请拨打 12345 政务服务便民热线。", elem_id="qa-footer")
 
         box.submit(chat.answer, [box, chatbot, state], [box, chatbot, state])
         send.click(chat.answer, [box, chatbot, state], [box, chatbot, state])

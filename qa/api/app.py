@@ -8,12 +8,35 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp
 
 import qa
 from qa.api import errors
-from qa.api.routes import admin, ask, entries, feedback, health, policies, search
+from qa.api.guard import Guard
+from qa.api.headers import SecurityHeaders
+from qa.api.observe import RequestContext
+from qa.api.routes import admin, ask, entries, feedback, health, metrics, policies, search
 from qa.config import Settings, get_settings
+from qa.keys import KeyRing, KeysInvalid, normalise_origin
 from qa.service import Service
+
+
+class KeyedCORS(CORSMiddleware):
+    """CORS for the configured origins plus every API key's origins (read when the keys file changes)."""
+
+    def __init__(self, app: ASGIApp, origins: list[str], keys: KeyRing) -> None:
+        super().__init__(app, allow_origins=origins, allow_methods=["GET", "POST"],
+                         allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
+                         expose_headers=["Retry-After", "X-Request-ID"], max_age=600)
+        self.keys = keys
+
+    def is_allowed_origin(self, origin: str) -> bool:
+        if super().is_allowed_origin(origin):
+            return True
+        try:
+            return normalise_origin(origin) in self.keys.origins()
+        except KeysInvalid:
+            return False
 
 
 def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
@@ -39,11 +62,18 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     )
     app.state.service = state
     errors.install(app)
-    app.add_middleware(
-        CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["GET", "POST"],
-        allow_headers=["Content-Type"], max_age=600,
-    )
-    for module in (search, ask, feedback, entries, policies, health, admin):
+    try:
+        origins = [normalise_origin(o) for o in settings.allowed_origins]
+    except KeysInvalid as exc:
+        raise KeysInvalid(f"QA_CORS_ORIGINS: {exc}") from exc
+    keys = KeyRing(settings.api_keys_file)
+    # Outermost last: request id and access log → security headers → CORS → guard → routes.
+    app.add_middleware(Guard, settings=settings, keys=keys,
+                       on_limited=lambda limit: state.metrics.rate_limited.labels(limit).inc())
+    app.add_middleware(KeyedCORS, origins=origins, keys=keys)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestContext, service=state)
+    for module in (search, ask, feedback, entries, policies, health, metrics, admin):
         app.include_router(module.router)
 
     @app.api_route("/v1/{path:path}", methods=["GET", "POST"], include_in_schema=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -9,9 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.api.deps import NotReady
+from qa.api.deps import NotReady, OutOfScope
 from qa.errors import EntryNotFound, IndexProblem, PolicyNotFound, QAError, UnknownCategory
+from qa.logs import request_id
 from qa.store import StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 
 class BadQuery(Exception):
@@ -31,7 +35,12 @@ class NotAuthorised(Exception):
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": code, "message": message, **extra})
+    """The one shape of every error body; ``request_id`` joins it to the server's log line."""
+    body = {"error": code, "message": message, **extra}
+    rid = request_id.get()
+    if rid:
+        body["request_id"] = rid
+    return JSONResponse(status_code=status, content=body)
 
 
 def _describe(exc: RequestValidationError) -> tuple[str, str]:
@@ -41,7 +50,23 @@ def _describe(exc: RequestValidationError) -> tuple[str, str]:
     kind = first.get("type", "")
     ctx = first.get("ctx") or {}
     if kind == "missing":
+        if field == "request":
+            return "body", "缺少请求体 (request body is missing; send a JSON object)"
         return field, f"缺少参数 {field} (missing parameter {field})"
+    if kind == "string_type":
+        return field, f"{field} 必须是文字 ({field} must be a string)"
+    if kind in ("bool_type", "bool_parsing"):
+        return field, f"{field} 必须是 true 或 false ({field} must be a boolean)"
+    if kind == "list_type":
+        return field, f"{field} 必须是列表 ({field} must be a list)"
+    if kind == "extra_forbidden":
+        return field, f"不认识的参数 {field} (unknown field {field})"
+    if kind == "literal_error":
+        return field, f"{field} 的取值不对，应为 {ctx.get('expected')} ({field} must be one of {ctx.get('expected')})"
+    if kind == "string_pattern_mismatch":
+        return field, f"{field} 格式不对 ({field} must match {ctx.get('pattern')})"
+    if kind == "too_long":
+        return field, f"{field} 项数过多，最多 {ctx.get('max_length')} 项 ({field} has too many items)"
     if kind in ("greater_than_equal", "less_than_equal"):
         bound = first.get("msg", "").lower().replace("input should be ", "")
         return field, f"{field} 超出范围 ({field} must be {bound})"
@@ -51,6 +76,9 @@ def _describe(exc: RequestValidationError) -> tuple[str, str]:
         return field, f"{field} 必须是整数 ({field} must be an integer)"
     if kind == "json_invalid":
         return "body", "请求体不是有效的 JSON (request body is not valid JSON)"
+    if field == "request" and kind in ("model_attributes_type", "dict_type"):
+        return "body", ("请求体必须是 JSON 对象 (request body must be a JSON object, "
+                        "sent with Content-Type: application/json)")
     return field, f"{field}: {first.get('msg', 'invalid')}"
 
 
@@ -104,7 +132,19 @@ def install(app: FastAPI) -> None:
     async def domain(_: Request, exc: QAError) -> JSONResponse:
         return error(500, "server_error", str(exc))
 
+    @app.exception_handler(OutOfScope)
+    async def out_of_scope(_: Request, exc: OutOfScope) -> JSONResponse:
+        return error(403, "out_of_scope", str(exc))
+
     @app.exception_handler(StarletteHTTPException)
     async def http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        message = "接口不存在 (no such endpoint)" if exc.status_code == 404 else str(exc.detail)
-        return error(exc.status_code, "not_found" if exc.status_code == 404 else "http_error", message)
+        if exc.status_code == 404:
+            return error(404, "not_found", "接口不存在 (no such endpoint)")
+        if exc.status_code == 400:  # FastAPI could not decode the body (e.g. not UTF-8)
+            return error(400, "invalid_body", "请求体无法解析，需要 UTF-8 编码的 JSON (request body is not UTF-8 JSON)")
+        return error(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return error(500, "server_error", "服务出错了，请稍后再试；如果一直出错，请拨打12345 (unexpected server error)")

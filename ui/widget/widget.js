@@ -4,6 +4,8 @@
  *   <script src="https://HOST/widget.js" data-api="https://HOST" data-title="政策小助手"
  *           data-color="#c00" data-position="right" data-categories="企业开办,税务" async></script>
  *
+ * data-key carries the site's API key (`qa keys add`) when the service gave it one.
+ *
  * It adds a floating button that opens a chat panel inside a shadow root, so the host page's
  * CSS and the widget's cannot touch each other. Every text from the service (corpus answers,
  * questions, policy titles) is inserted with textContent, never as HTML; links are taken only
@@ -29,6 +31,7 @@
   var categories = attr("categories", "").split(/[,，]/).map(function (s) { return s.trim(); })
     .filter(Boolean);
   var firstQuestion = attr("question", "");
+  var key = attr("key", "");
   var session = "w" + Math.random().toString(36).slice(2) + Date.now().toString(36);
 
   var CSS = [
@@ -193,14 +196,18 @@
   }
 
   function post(path, body) {
+    var headers = { "Content-Type": "application/json" };
+    if (key) headers["X-API-Key"] = key;
     return fetch(api + path, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: headers,
       body: JSON.stringify(body)
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
         if (!response.ok) {
-          var error = new Error(data.message || ("HTTP " + response.status));
+          // Residents read the Chinese part; the English in brackets is for developers.
+          var text = (data.message || "").replace(/\s*\([^()]*\)\s*$/, "");
+          var error = new Error(text || ("HTTP " + response.status));
           error.status = response.status;
           throw error;
         }

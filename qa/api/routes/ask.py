@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from qa.api.deps import SearcherDep, ServiceDep
+from qa.api.deps import ApiKeyDep, SearcherDep, ServiceDep, scoped_categories
 from qa.api.routes.search import check_question
 from qa.reply import RELATED, compose
 
@@ -29,8 +29,9 @@ class AskRequest(BaseModel):
 
 
 @router.post("/ask", summary="Answer card (or fallback) for a question, in the asker's script")
-async def ask(body: AskRequest, service: ServiceDep, searcher: SearcherDep) -> dict[str, Any]:
+async def ask(body: AskRequest, service: ServiceDep, searcher: SearcherDep, key: ApiKeyDep) -> dict[str, Any]:
     question = check_question(body.question, service.settings.max_query_chars, "question")
-    result = await run_in_threadpool(searcher.search, question, 1 + RELATED, body.categories)
+    categories = scoped_categories(searcher, body.categories, key)
+    result = await run_in_threadpool(searcher.search, question, 1 + RELATED, categories)
     await run_in_threadpool(service.note_query, result, body.channel)
     return compose(result, body.session_id)

@@ -8,10 +8,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from qa.api.deps import SearcherDep, ServiceDep
+from qa.api.deps import ApiKeyDep, SearcherDep, ServiceDep, scoped_categories
 from qa.api.routes.ask import SessionId
 from qa.api.routes.search import check_question
-from qa.store import Feedback
+from qa.store import Feedback, StoreUnavailable
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 
@@ -27,10 +27,16 @@ class FeedbackRequest(BaseModel):
 
 
 @router.post("/feedback", status_code=201, summary="Record whether an answer helped")
-async def feedback(body: FeedbackRequest, service: ServiceDep, searcher: SearcherDep) -> dict[str, Any]:
+async def feedback(body: FeedbackRequest, service: ServiceDep, searcher: SearcherDep,
+                   key: ApiKeyDep) -> dict[str, Any]:
     query = check_question(body.query, service.settings.max_query_chars, "query")
-    searcher.entry(body.entry_id)  # 404 for an entry that does not exist
+    entry = searcher.entry(body.entry_id)  # 404 for an entry that does not exist
+    scoped_categories(searcher, [entry["category"]], key)  # 403 for an entry outside the key's scope
     item = Feedback(query=query, entry_id=body.entry_id, helpful=body.helpful, session_id=body.session_id,
                     channel=body.channel)
-    row = await run_in_threadpool(service.store.add_feedback, item)
+    try:
+        row = await run_in_threadpool(service.store.add_feedback, item)
+    except StoreUnavailable:
+        service.metrics.store_failures.inc()
+        raise
     return {"recorded": True, "id": row}

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from qa.api.deps import SearcherDep, ServiceDep
+from qa.api.deps import ApiKeyDep, SearcherDep, ServiceDep, scoped_categories
 from qa.api.errors import BadQuery
 from qa.text import question_problem
 
@@ -21,6 +21,7 @@ def check_question(q: str, max_chars: int, field: str = "q") -> str:
         "empty": f"问题不能为空 ({field} is empty)",
         "too_long": f"问题过长，请控制在{max_chars}字以内 ({field} is {len(q)} characters, at most {max_chars})",
         "nul": f"问题包含非法字符 ({field} contains a NUL byte)",
+        "control": f"问题包含控制字符，请只输入文字 ({field} contains control characters)",
         "no_content": f"问题里没有文字，请用文字描述您的问题 ({field} has no letters, digits or Chinese characters)",
     }
     if problem:
@@ -32,6 +33,7 @@ def check_question(q: str, max_chars: int, field: str = "q") -> str:
 async def search(
     searcher: SearcherDep,
     service: ServiceDep,
+    key: ApiKeyDep,
     q: Annotated[str, Query(description="the question, Simplified or Traditional Chinese", max_length=10_000)],
     k: Annotated[int, Query(ge=1, le=50, description="how many hits")] = 5,
     category: Annotated[
@@ -39,6 +41,7 @@ async def search(
     ] = None,
 ) -> dict[str, Any]:
     question = check_question(q, service.settings.max_query_chars)
-    result = await run_in_threadpool(searcher.search, question, k, category)
+    categories = scoped_categories(searcher, category, key)
+    result = await run_in_threadpool(searcher.search, question, k, categories)
     await run_in_threadpool(service.note_query, result, "api")
     return result.body()

@@ -1,0 +1,80 @@
+"""Request ids, access log lines and Prometheus metrics.
+
+The outermost middleware gives every request an id (a sane incoming ``X-Request-ID`` is kept, so a
+proxy's id carries through), returns it in the ``X-Request-ID`` response header and in JSON error
+bodies, logs one JSON line per request (method, path without the query string — a query may hold
+personal details —, route, status, milliseconds, hashed client IP), and counts it for ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from qa.api.clients import ClientAddress, parse_networks
+from qa.logs import IPHasher, request_id
+
+if TYPE_CHECKING:
+    from qa.service import Service
+
+access = logging.getLogger("qa.access")
+INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def route_label(scope: Scope) -> str:
+    """A bounded label: the route's template (``/v1/entries/{entry_id}``), else the area of the site."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    if template and template != "/v1/{path:path}":
+        return str(template)
+    path: str = scope.get("path", "")
+    if path.startswith("/v1/"):
+        return "/v1/(unknown)"
+    if path.startswith(("/gradio_api/", "/assets/", "/static/")) or path in ("/", "/manifest.json", "/favicon.ico"):
+        return "/ (chat)"
+    return "(other)"
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp, service: Service) -> None:
+        self.app = app
+        self.metrics = service.metrics
+        settings = service.settings
+        self.client = ClientAddress(parse_networks(settings.trusted_proxies))
+        self.hash_ip = IPHasher(settings.ip_hash_salt)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-request-id"), "")
+        rid = incoming if INCOMING_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"]
+                message = {**message, "headers": [*headers, (b"x-request-id", rid.encode())]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            seconds = time.perf_counter() - started
+            route = route_label(scope)
+            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
+            self.metrics.latency.labels(route).observe(seconds)
+            access.info("%s %s %d", scope["method"], scope["path"], status, extra={
+                "method": scope["method"], "path": scope["path"], "route": route, "status": status,
+                "ms": round(seconds * 1000, 1), "client": self.hash_ip(self.client(scope)),
+            })
+            request_id.reset(token)
