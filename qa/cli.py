@@ -226,8 +226,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Our middleware logs each request (hashed client IP) and reads X-Forwarded-For only from
     # QA_TRUSTED_PROXIES, so uvicorn's access log and its own proxy-header handling are off.
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
-                proxy_headers=False, server_header=False)
+                proxy_headers=False, server_header=False, timeout_keep_alive=int(settings.keep_alive_seconds))
     return 0
+
+
+def cmd_soak(args: argparse.Namespace) -> int:
+    from qa.soak import as_json, soak, summary
+
+    _out(f"soak: {args.seconds:g} s at concurrency {args.concurrency} "
+         f"against {args.url or 'a qa serve started here'} …")
+    result = soak(args.seconds, args.concurrency, url=args.url, pid=args.pid)
+    _out(summary(result))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(as_json(result) + "\n", encoding="utf-8")
+        _out(f"figures written to {args.out}")
+    problems = result.verdict()
+    sys.stdout.flush()
+    for sample in result.transport_error_samples:
+        sys.stderr.write(f"transport error: {sample}\n")
+    for problem in problems:
+        sys.stderr.write(f"FAILED: {problem}\n")
+    return 0 if not problems else 4
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -435,6 +455,15 @@ def parser() -> argparse.ArgumentParser:
         rp.add_argument("--json", action="store_true", help="also print the report as JSON")
         rp.add_argument("--index", help="index folder, to name the entries")
         rp.set_defaults(func=cmd_report)
+
+    so = sub.add_parser("soak", help="drive qa serve with real questions at high concurrency; fail on 5xx, "
+                                     "dropped connections or memory growth")
+    so.add_argument("--seconds", type=float, default=300.0, help="how long (default 300)")
+    so.add_argument("--concurrency", type=int, default=64, help="requests in flight (default 64)")
+    so.add_argument("--url", help="a server already running on this machine (default: start one)")
+    so.add_argument("--pid", type=int, help="with --url: the server's process id, to watch its memory")
+    so.add_argument("--out", help="also write the figures as JSON to this file")
+    so.set_defaults(func=cmd_soak)
 
     k = sub.add_parser("keys", help="API keys for enterprise widgets: add, list, revoke").add_subparsers(
         dest="keys_command", required=True)

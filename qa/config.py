@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     ip_hash_salt: str = Field(
         default="", description="secret mixed into hashed client IPs in logs; empty: a random one per process"
     )
+    keep_alive_seconds: float = Field(
+        default=75.0, gt=0, description="idle keep-alive connections are closed after this long; longer than "
+        "clients' and proxies' own (httpx 5 s, nginx upstream 60 s), so they never reuse one the server is closing"
+    )
     log_format: str = Field(default="json", pattern="^(json|text)$", description="`qa serve` log lines: json or text")
 
     @property

@@ -16,6 +16,17 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+_make_record = logging.getLogRecordFactory()
+
+
+def _record_with_request_id(*args: object, **kwargs: object) -> logging.LogRecord:
+    """Every log record carries the id of the request being served when it was made."""
+    record = _make_record(*args, **kwargs)
+    record.request_id = request_id.get()
+    return record
+
+
+logging.setLogRecordFactory(_record_with_request_id)
 
 # Extra fields a log call may pass (``log.info(..., extra={...})``) that go into the JSON line.
 FIELDS = ("method", "path", "route", "status", "ms", "client", "key", "reason")
@@ -29,7 +40,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        rid = request_id.get()
+        rid = getattr(record, "request_id", None) or request_id.get()
         if rid:
             line["request_id"] = rid
         for name in FIELDS:

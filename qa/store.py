@@ -11,6 +11,7 @@ an opaque session id and the time are kept: no IP address, no user identity.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -97,7 +98,8 @@ class Store:
         try:
             self.engine: Engine = create_engine(url, pool_pre_ping=True)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise StoreUnavailable(f"QA_DATABASE_URL {url!r} is not a usable database URL ({exc}); use "
+            shown = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)  # never print a password
+            raise StoreUnavailable(f"QA_DATABASE_URL {shown!r} is not a usable database URL; use "
                                    "sqlite:///path/qa.sqlite3 or postgresql+psycopg://user:password@host/db") from exc
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -68,6 +68,9 @@ def test_sqlite_runs_in_wal_mode_and_commits_before_returning(tmp_path: Path) ->
 def test_a_database_url_that_is_not_one_names_the_setting() -> None:
     with pytest.raises(StoreUnavailable, match="QA_DATABASE_URL 'not a url'"):
         Store("not a url")
+    with pytest.raises(StoreUnavailable) as refused:
+        Store("postgres+nodriver://editor:hunter2@db.example/qa")
+    assert "hunter2" not in str(refused.value) and "editor:***@" in str(refused.value)
 
 
 def test_a_database_that_is_down_degrades_to_not_recording(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -109,3 +112,38 @@ def test_top_report_counts_questions_entries_categories_and_days(store: Store) -
     by_category = {c["category"]: c for c in report["by_category"]}
     assert by_category["生态环境"]["answered_ratio"] == 0.0 and by_category["住房公积金"]["asked"] == 3
     assert report["by_day"] == [{"day": datetime.now(UTC).date().isoformat(), "asked": 5, "answered_ratio": 0.8}]
+
+
+def test_the_first_writes_arriving_together_are_all_kept(store: Store) -> None:
+    """The first requests after start-up race to create the tables; none of their rows may be lost."""
+    import threading
+
+    def ask(n: int) -> None:
+        for i in range(10):
+            assert store.add_query(f"问题{n}-{i}", False, None, None, None)
+
+    workers = [threading.Thread(target=ask, args=(n,)) for n in range(12)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(store.query_rows(None, None)) == 120
+
+
+def test_reports_keep_what_residents_typed_as_text_in_spreadsheets(
+        store: Store, encoder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from openpyxl import load_workbook
+
+    from qa.sheets import write_table
+
+    hostile = ['=HYPERLINK("http://evil.example","点我")', "+1+cmd|' /C calc'!A0", "<script>alert(1)</script>"]
+    for query in hostile:
+        store.add_query(query, False, None, None, None)
+    sheets = report_sheets(unanswered_report(store, encoder))
+    write_table(tmp_path / "r.xlsx", sheets, untrusted=True)
+    cells = [c for row in load_workbook(tmp_path / "r.xlsx")["未答问题"].iter_rows() for c in row]
+    formula = next(c for c in cells if str(c.value).startswith("=hyperlink"))  # stored normalised (lower case)
+    assert formula.data_type == "s" and formula.value == hostile[0].lower()
+    write_table(tmp_path / "r.csv", sheets, untrusted=True)
+    text = (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
+    assert "'=hyperlink" in text and "'+1+cmd" in text and "<script>alert(1)</script>" in text

@@ -68,17 +68,17 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         raise KeysInvalid(f"QA_CORS_ORIGINS: {exc}") from exc
     keys = KeyRing(settings.api_keys_file)
     # Outermost last: request id and access log → security headers → CORS → guard → routes.
-    app.add_middleware(Guard, settings=settings, keys=keys,
+    app.add_middleware(Guard, settings=settings, keys=keys, routes=lambda: app.routes,
                        on_limited=lambda limit: state.metrics.rate_limited.labels(limit).inc())
     app.add_middleware(KeyedCORS, origins=origins, keys=keys)
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestContext, service=state)
+    app.add_middleware(RequestContext, metrics=state.metrics, settings=settings)
     for module in (search, ask, feedback, entries, policies, health, metrics, admin):
         app.include_router(module.router)
 
     @app.api_route("/v1/{path:path}", methods=["GET", "POST"], include_in_schema=False)
     async def unknown_endpoint(path: str) -> None:
-        # Keeps /v1/… 404s JSON even when the chat is mounted at /.
+        # Keeps /v1/… 404s JSON even when the chat (mounted at /) would take the path.
         raise errors.EndpointNotFound(path)
 
     if settings.ui:

@@ -2,6 +2,10 @@
 
 One ASGI middleware (inside CORS, so its refusals still reach a widget on another site):
 
+0. **Methods**: only GET, HEAD and POST (CORS preflights are answered before this), and on the
+   service's own paths only the methods their route takes; anything else is 405 here, before the
+   chat mounted at ``/`` could answer it with its own 404.
+
 1. **Rate limit per client IP** (``QA_RATE_LIMIT_PER_MINUTE``, burst ``QA_RATE_LIMIT_BURST``) on API
    calls (``/v1/…``) and chat questions (``POST /gradio_api/…``): ``429`` with ``Retry-After``.
 2. **Origins and keys** on ``/v1/…``: a request with an ``Origin`` must come from an allowed origin
@@ -15,7 +19,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from typing import Any
 
+from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa.api.clients import ClientAddress, parse_networks
@@ -23,6 +30,8 @@ from qa.api.errors import error
 from qa.config import Settings
 from qa.keys import ApiKey, KeyRing, KeysInvalid, normalise_origin
 
+METHODS = ("GET", "HEAD", "POST")
+CATCH_ALL = "/v1/{path:path}"  # qa.api.app's JSON 404 for unknown /v1 paths
 MAX_CLIENTS = 50_000  # buckets kept before idle ones are dropped
 
 
@@ -59,6 +68,12 @@ def _limited(scope: Scope) -> bool:
     return path.startswith("/v1/") or (scope["method"] == "POST" and path.startswith("/gradio_api/"))
 
 
+def _same_origin(scope: Scope, origin: str) -> bool:
+    """A page of this service calling it (the widget demo), whatever address it was opened on."""
+    host = _header(scope, b"host")
+    return host is not None and origin.split("://", 1)[-1] == host.lower()
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
@@ -67,13 +82,18 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class Refused(Exception):
-    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None,
+                 allow: str | None = None) -> None:
         self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
+        self.allow = allow
 
 
 class Guard:
-    def __init__(self, app: ASGIApp, settings: Settings, keys: KeyRing, on_limited: object = None) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, keys: KeyRing, on_limited: object = None,
+                 routes: Callable[[], list[Any]] = list) -> None:
         self.app = app
+        self.routes = routes  # the app's routes, read at the first request (all are registered by then)
+        self._own: list[BaseRoute] | None = None
         self.settings = settings
         self.keys = keys
         self.client = ClientAddress(parse_networks(settings.trusted_proxies))
@@ -82,10 +102,11 @@ class Guard:
         self.on_limited = on_limited  # callable(scope_name) counting refusals, for /metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] == "OPTIONS":
+        if scope["type"] != "http":  # CORS preflights never get here: the CORS middleware answers them
             await self.app(scope, receive, send)
             return
         try:
+            self._check_method(scope)
             if _limited(scope):
                 self._rate_limit(scope, f"ip:{self.client(scope)}", self.settings.rate_limit_per_minute, "ip")
             if scope["path"].startswith("/v1/"):
@@ -99,9 +120,22 @@ class Guard:
             response = error(refusal.status, refusal.code, refusal.message)
             if refusal.retry_after is not None:
                 response.headers["Retry-After"] = str(max(1, math.ceil(refusal.retry_after)))
+            if refusal.allow is not None:
+                response.headers["Allow"] = refusal.allow
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    def _check_method(self, scope: Scope) -> None:
+        method = scope["method"]
+        if method not in METHODS:
+            raise Refused(405, "method_not_allowed", f"不支持 {method} 请求 (this service takes GET and POST)",
+                          allow=", ".join(METHODS))
+        if self._own is None:  # the service's own routes: all but the chat's mount and the /v1 catch-all
+            self._own = [r for r in self.routes() if not isinstance(r, Mount) and getattr(r, "path", "") != CATCH_ALL]
+        matches = [route.matches(scope)[0] for route in self._own]
+        if Match.PARTIAL in matches and Match.FULL not in matches:  # our path, another method
+            raise Refused(405, "method_not_allowed", f"这个地址不支持 {method} 请求 (method not allowed here)")
 
     def _rate_limit(self, scope: Scope, client: str, per_minute: int, kind: str) -> None:
         burst = self.settings.rate_limit_burst if kind == "ip" else max(self.settings.rate_limit_burst, per_minute // 6)
@@ -129,7 +163,7 @@ class Guard:
                 raise Refused(403, "origin_not_allowed",
                               f"该密钥不能在此网站使用 (this API key is not allowed from origin {origin!r})")
             return key
-        if origin is None or origin in self.own_origins:
+        if origin is None or origin in self.own_origins or "*" in self.own_origins or _same_origin(scope, origin):
             return None
         if origin in self.keys.origins():
             raise Refused(401, "api_key_required",

@@ -20,7 +20,8 @@ from qa.api.clients import ClientAddress, parse_networks
 from qa.logs import IPHasher, request_id
 
 if TYPE_CHECKING:
-    from qa.service import Service
+    from qa.config import Settings
+    from qa.metrics import Metrics
 
 access = logging.getLogger("qa.access")
 INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -41,10 +42,9 @@ def route_label(scope: Scope) -> str:
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp, service: Service) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, settings: Settings) -> None:
         self.app = app
-        self.metrics = service.metrics
-        settings = service.settings
+        self.metrics = metrics
         self.client = ClientAddress(parse_networks(settings.trusted_proxies))
         self.hash_ip = IPHasher(settings.ip_hash_salt)
 
