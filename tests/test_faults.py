@@ -108,6 +108,12 @@ def test_feedback_and_questions_survive_kill_9_of_the_server(
     store = Store(f"sqlite:///{tmp_path / 'qa.sqlite3'}")
     assert [r["query"] for r in store.unanswered_rows(None, None)] == ["火星上能交社保吗"]
     assert [(r["entry_id"], r["helpful"]) for r in store.feedback_rows(None, None)] == [("gjj-0001", False)]
+    # The server's log: one JSON object per line; each request's line has its id and a hashed client.
+    lines = [json.loads(line) for line in (tmp_path / "serve.log").read_text().splitlines() if line.startswith("{")]
+    requests = [line for line in lines if line["logger"] == "qa.access" and line["path"].startswith("/v1/")]
+    assert [r["path"] for r in requests] == ["/v1/ask", "/v1/feedback"]
+    assert all(len(r["request_id"]) == 32 and len(r["client"]) == 16 for r in requests)
+    assert "127.0.0.1" not in json.dumps(requests)
 
 
 @pytest.mark.parametrize("damage", ["flip a byte", "truncate", "other model"])
