@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -209,25 +211,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from qa.service import Service
 
     settings = _settings(args)
+    if args.watch:
+        settings = settings.model_copy(update={"watch": True})
+    if args.workers:
+        settings = settings.model_copy(update={"workers": args.workers})
     if args.build:
         build(settings)
     from qa import logs
 
     service = Service(settings)
-    service.load()
+    service.load()  # also with several workers: a bad index stops here, with the reason, not in each worker
     if service.searcher is None:
         raise QAError(f"cannot serve: {service.not_ready}")
-    app = create_app(settings, service)
-    logs.configure(settings.log_format)
-    if args.watch:
-        service.watch(settings.watch_seconds)
-        _out(f"watching {settings.index_dir / 'CURRENT'} for new builds every {settings.watch_seconds:g}s")
-    _out(f"serving on http://{settings.host}:{settings.port} (API docs at /docs); Ctrl+C stops")
     # Our middleware logs each request (hashed client IP) and reads X-Forwarded-For only from
     # QA_TRUSTED_PROXIES, so uvicorn's access log and its own proxy-header handling are off.
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
-                proxy_headers=False, server_header=False, timeout_keep_alive=int(settings.keep_alive_seconds))
+    options: dict[str, Any] = dict(host=settings.host, port=settings.port, log_config=None, access_log=False,
+                                   proxy_headers=False, server_header=False,
+                                   timeout_keep_alive=int(settings.keep_alive_seconds))
+    if settings.watch:
+        _out(f"watching {settings.index_dir / 'CURRENT'} for new builds every {settings.watch_seconds:g}s")
+    if settings.workers > 1:
+        # Each worker is a fresh process that builds the app from QA_* variables: hand it this
+        # command's settings, and one IP-hash salt so all workers log the same client alike.
+        del service
+        os.environ.update(_as_environment(settings))
+        os.environ.setdefault("QA_IP_HASH_SALT", secrets.token_hex(16))
+        logs.configure(settings.log_format)
+        _out(f"serving on http://{settings.host}:{settings.port} with {settings.workers} workers "
+             "(API docs at /docs); Ctrl+C stops")
+        uvicorn.run("qa.api.app:worker_app", factory=True, workers=settings.workers, **options)
+        return 0
+    app = create_app(settings, service)
+    logs.configure(settings.log_format)
+    if settings.watch:
+        service.watch(settings.watch_seconds)
+    _out(f"serving on http://{settings.host}:{settings.port} (API docs at /docs); Ctrl+C stops")
+    uvicorn.run(app, **options)
     return 0
+
+
+def _as_environment(settings: Settings) -> dict[str, str]:
+    """The settings a command line changed, as the QA_* variables a worker process reads."""
+    names = ("corpus_dir", "index_dir", "host", "port", "watch", "workers")
+    return {f"QA_{name.upper()}": str(getattr(settings, name)) for name in names}
 
 
 def cmd_soak(args: argparse.Namespace) -> int:
@@ -235,7 +261,7 @@ def cmd_soak(args: argparse.Namespace) -> int:
 
     _out(f"soak: {args.seconds:g} s at concurrency {args.concurrency} "
          f"against {args.url or 'a qa serve started here'} …")
-    result = soak(args.seconds, args.concurrency, url=args.url, pid=args.pid)
+    result = soak(args.seconds, args.concurrency, url=args.url, pid=args.pid, workers=args.workers)
     _out(summary(result))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -431,6 +457,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--corpus", help="corpus folder")
     s.add_argument("--build", action="store_true", help="build the index first if it is missing or stale")
     s.add_argument("--watch", action="store_true", help="swap in each new build as `qa build` makes it current")
+    s.add_argument("--workers", type=int, help="processes sharing the port, each with the model and index loaded "
+                                               "(default 1; QA_WORKERS)")
     s.set_defaults(func=cmd_serve)
 
     e = sub.add_parser("eval", help="run the gold set, write reports, compare with the baseline")
@@ -463,6 +491,7 @@ def parser() -> argparse.ArgumentParser:
     so.add_argument("--url", help="a server already running on this machine (default: start one)")
     so.add_argument("--pid", type=int, help="with --url: the server's process id, to watch its memory")
     so.add_argument("--out", help="also write the figures as JSON to this file")
+    so.add_argument("--workers", type=int, default=1, help="workers of the server it starts (default 1)")
     so.set_defaults(func=cmd_soak)
 
     k = sub.add_parser("keys", help="API keys for enterprise widgets: add, list, revoke").add_subparsers(

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     ui: bool = Field(default=True, description="serve the residents' chat at / and the widget")
     admin_token: str = Field(default="", description="bearer token for /v1/admin/*; empty disables admin endpoints")
     watch_seconds: float = Field(default=2.0, gt=0, description="how often `qa serve --watch` checks for a new build")
+    watch: bool = Field(default=False, description="swap in each new build as `qa build` makes it current (--watch)")
+    workers: int = Field(default=1, ge=1, le=64, description="`qa serve` processes sharing the port (--workers)")
 
     # Abuse and faults (see the README's "Security and reliability").
     max_body_bytes: int = Field(default=65_536, ge=1024, description="larger request bodies get 413")

@@ -12,6 +12,7 @@ seconds. It passes when there were no 5xx, no transport errors, and memory grew 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -46,6 +47,7 @@ class SoakResult:
     latency_ms: dict[str, float] = field(default_factory=dict)
     rss_mb: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, MB)
     rss_growth: float | None = None  # end vs end of the first fifth
+    workers: int = 1
     cores: int = os.cpu_count() or 1
     passed: bool = False
 
@@ -74,10 +76,16 @@ def gold_questions(gold_dir: Path = REPO_ROOT / "eval" / "gold") -> list[str]:
 
 
 def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (the workers of ``qa serve --workers N``)."""
+    total = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise QAError(f"no VmRSS for process {pid}")
+            total += int(line.split()[1]) / 1024
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            with contextlib.suppress(OSError):  # ended meanwhile
+                total += rss_mb(int(child))
+    return total
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -179,7 +187,7 @@ def start_server(env_overrides: dict[str, str], log_path: Path, ready_within: fl
 
 
 def soak(seconds: float, concurrency: int, url: str | None = None, pid: int | None = None,
-         work_dir: Path | None = None) -> SoakResult:
+         work_dir: Path | None = None, workers: int = 1) -> SoakResult:
     """Run the soak test; with no ``url``, against a ``qa serve`` started (and stopped) here."""
     questions = gold_questions()
     if url is not None:
@@ -190,10 +198,12 @@ def soak(seconds: float, concurrency: int, url: str | None = None, pid: int | No
     work = Path(work_dir or tempfile.mkdtemp(prefix="qa-soak-"))
     work.mkdir(parents=True, exist_ok=True)
     env = {"QA_RATE_LIMIT_PER_MINUTE": "0", "QA_DATABASE_URL": f"sqlite:///{work / 'soak.sqlite3'}",
-           "QA_LOG_FORMAT": "json"}
+           "QA_LOG_FORMAT": "json", "QA_WORKERS": str(workers)}
     server, base = start_server(env, work / "serve.log")
     try:
-        return asyncio.run(drive(base, questions, seconds, concurrency, server.pid))
+        result = asyncio.run(drive(base, questions, seconds, concurrency, server.pid))
+        result.workers = workers
+        return result
     finally:
         server.terminate()
         try:
@@ -206,7 +216,8 @@ def summary(result: SoakResult) -> str:
     lat = result.latency_ms
     growth = "n/a" if result.rss_growth is None else f"{result.rss_growth:+.1%}"
     rss = f"{result.rss_mb[0][1]:.0f} → {result.rss_mb[-1][1]:.0f} MB" if result.rss_mb else "n/a"
-    return (f"{result.requests} requests in {result.seconds:.0f} s at concurrency {result.concurrency} "
+    return (f"{result.requests} requests in {result.seconds:.0f} s at concurrency {result.concurrency}, "
+            f"{result.workers} worker(s) "
             f"({result.requests_per_second}/s, {result.cores} cores); statuses {result.statuses}; "
             f"5xx {result.server_errors}; transport errors {result.transport_errors}; "
             f"latency p50 {lat.get('p50')} ms, p95 {lat.get('p95')} ms, p99 {lat.get('p99')} ms; "

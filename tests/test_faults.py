@@ -20,7 +20,6 @@ from qa.index import build_index, current_build, load_index
 from qa.soak import soak, start_server
 from qa.store import Store
 
-
 BUNDLED_CORPUS = REPO_ROOT / "corpus"
 
 
@@ -177,3 +176,24 @@ def test_soak_at_concurrency_64_has_no_errors_and_steady_memory(
     assert set(result.statuses) <= {"200", "201", "422"}
     assert result.rss_growth is not None and result.rss_growth < 0.10, result.rss_mb
     assert result.latency_ms["p99"] > 0
+
+
+def test_serve_with_two_workers_answers_and_stops_cleanly(
+        small_build: tuple[Path, Path], models_dir: Path, tmp_path: Path) -> None:
+    from qa.soak import rss_mb
+
+    small_corpus, index = small_build
+    server, base = start_server(_env(tmp_path, models_dir, small_corpus, index, QA_WORKERS="2"),
+                                tmp_path / "serve.log")
+    try:
+        children = [int(c) for t in Path(f"/proc/{server.pid}/task").iterdir()
+                    for c in (t / "children").read_text().split()]
+        workers = [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        assert len(workers) == 2  # (the other child is multiprocessing's resource tracker)
+        answers = {httpx.get(base + "/v1/search", params={"q": "租房提取公积金"}).json()["hits"][0]["id"]
+                   for _ in range(6)}
+        assert len(answers) == 1  # every worker serves the same build
+        assert rss_mb(server.pid) > 2 * 300  # both workers hold the model and index
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) == 0

@@ -103,6 +103,8 @@ def test_lexical_index_scores_exactly_as_stock_bm25s(searcher) -> None:  # type:
         tokens = [t for t in tokenizer.tokens(question) if t in stock.vocab_dict]
         assert tokens
         assert np.allclose(ours._bm25.get_scores(tokens), stock.get_scores(tokens), atol=1e-5)
+        assert np.allclose(ours.raw_scores(tokens), stock.get_scores(tokens), atol=1e-5)  # the fast path
+        assert np.allclose(ours.raw_scores(tokens + tokens[:1]), stock.get_scores(tokens + tokens[:1]), atol=1e-5)
 
 
 def test_a_damaged_build_cache_is_ignored_and_rebuilt(  # type: ignore[no-untyped-def]

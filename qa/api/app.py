@@ -98,3 +98,20 @@ def mount_ui(app: FastAPI, service: Service) -> None:
                            font_mono=["ui-monospace", "monospace"])
     gr.mount_gradio_app(app, build_chat(service), path="/", css=CSS, theme=theme, ssr_mode=False,
                         footer_links=[], show_error=False)
+
+
+def worker_app() -> FastAPI:
+    """One worker of ``qa serve --workers N`` (a uvicorn factory): load, then serve.
+
+    ``qa serve`` has already checked the index in the parent, so a worker that cannot load it
+    (the build changed in between) stays up, not ready, and says why at ``/readyz``.
+    """
+    from qa import logs
+
+    settings = get_settings()
+    logs.configure(settings.log_format)
+    service = Service(settings)
+    service.load()
+    if settings.watch:
+        service.watch(settings.watch_seconds)
+    return create_app(settings, service)
