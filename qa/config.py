@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     candidates: int = Field(default=50, ge=1, le=1000, description="phrasings taken from each channel before fusion")
     threads: int = Field(default=1, ge=1, le=64, description="BLAS/FAISS threads per query")
     build_threads: int = Field(default=2, ge=1, le=64, description="encoder threads during `qa build`")
+    search_concurrency: int = Field(
+        default=0, ge=0, le=256, description="searches one process runs at once (more wait their turn); "
+        "0: cores / workers, which measured best — more threads only fight over the cores"
+    )
 
     max_query_chars: int = 500
     max_k: int = 50

