@@ -119,8 +119,8 @@ class LexicalIndex:
         """BM25 of every document, as bm25s's ``get_scores`` computes it, in one ``bincount``.
 
         bm25s adds each token's postings with ``np.add.at``, slow and holding the GIL: it was a
-        quarter of the server's time under concurrent load. A token's postings name each
-        document once, so all postings can be summed at once.
+        quarter of py-spy's samples of the server under concurrent load. A token's postings name
+        each document once, so all postings can be summed at once.
         """
         matrix = self._bm25.scores  # type: ignore[attr-defined]
         vocab = self._bm25.vocab_dict  # type: ignore[attr-defined]
