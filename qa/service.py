@@ -15,7 +15,7 @@ from qa.errors import QAError
 from qa.index import current_build, load_index
 from qa.metrics import Metrics
 from qa.search import Searcher, SearchResult
-from qa.store import Store
+from qa.store import Feedback, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,14 @@ class Service:
         thread.stop = stop  # type: ignore[attr-defined]
         thread.start()
         return thread
+
+    def record_feedback(self, item: Feedback) -> int:
+        """Store 👍/👎 (API and chat alike); a failed write is counted for /metrics and raised."""
+        try:
+            return self.store.add_feedback(item)
+        except StoreUnavailable:
+            self.metrics.store_failures.inc()
+            raise
 
     def note_query(self, result: SearchResult, channel: str) -> None:
         """Keep the question and what it got, for the editors' reports (never fails the request)."""

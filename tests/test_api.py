@@ -156,6 +156,8 @@ def test_feedback_store_down_is_a_503_and_answers_go_on(settings: Settings, serv
         entry = c.post("/v1/ask", json={"question": "公积金怎么提取"}).json()["answer"]["id"]
         response = c.post("/v1/feedback", json={"query": "公积金怎么提取", "entry_id": entry, "helpful": True})
         assert response.status_code == 503 and response.json()["error"] == "store_unavailable"
+        # Two questions and one 👍 could not be recorded: all three are counted for the operators.
+        assert "qa_store_write_failures_total 3.0" in c.get("/metrics").text
 
 
 def test_policy_and_packs(client: TestClient) -> None:

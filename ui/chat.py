@@ -108,8 +108,8 @@ class Chat:
             return  # a fallback or a prompt: there is no entry to rate
         helpful = evt.liked in (True, "Like")
         try:
-            self.service.store.add_feedback(Feedback(query=turn["query"], entry_id=turn["entry_id"], helpful=helpful,
-                                                     session_id=state["session"], channel="chat"))
+            self.service.record_feedback(Feedback(query=turn["query"], entry_id=turn["entry_id"], helpful=helpful,
+                                                  session_id=state["session"], channel="chat"))
         except StoreUnavailable:
             gr.Warning("反馈暂时无法记录，请稍后再试。")
             return

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from qa.api.deps import ApiKeyDep, SearcherDep, ServiceDep, scoped_categories
 from qa.api.routes.ask import SessionId
 from qa.api.routes.search import check_question
-from qa.store import Feedback, StoreUnavailable
+from qa.store import Feedback
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 
@@ -34,9 +34,5 @@ async def feedback(body: FeedbackRequest, service: ServiceDep, searcher: Searche
     scoped_categories(searcher, [entry["category"]], key)  # 403 for an entry outside the key's scope
     item = Feedback(query=query, entry_id=body.entry_id, helpful=body.helpful, session_id=body.session_id,
                     channel=body.channel)
-    try:
-        row = await run_in_threadpool(service.store.add_feedback, item)
-    except StoreUnavailable:
-        service.metrics.store_failures.inc()
-        raise
+    row = await run_in_threadpool(service.record_feedback, item)
     return {"recorded": True, "id": row}
