@@ -29,7 +29,7 @@ def _record_with_request_id(*args: object, **kwargs: object) -> logging.LogRecor
 logging.setLogRecordFactory(_record_with_request_id)
 
 # Extra fields a log call may pass (``log.info(..., extra={...})``) that go into the JSON line.
-FIELDS = ("method", "path", "route", "status", "ms", "client", "key", "reason")
+FIELDS = ("method", "path", "route", "status", "ms", "client")
 
 
 class JsonFormatter(logging.Formatter):
@@ -40,7 +40,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        rid = getattr(record, "request_id", None) or request_id.get()
+        rid = getattr(record, "request_id", None)  # set when the record was made (see above)
         if rid:
             line["request_id"] = rid
         for name in FIELDS:

@@ -34,11 +34,8 @@ class ClientAddress:
         self.trusted = list(trusted)
 
     def _is_trusted(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in net for net in self.trusted)
+        ip = _ip(address)
+        return ip is not None and any(ip in net for net in self.trusted)
 
     def __call__(self, scope: Scope) -> str:
         peer = scope.get("client")
@@ -51,13 +48,20 @@ class ClientAddress:
         hops = [hop.strip() for value in forwarded for hop in value.split(",") if hop.strip()]
         for hop in reversed(hops):
             if not self._is_trusted(hop):
-                return hop if _is_ip(hop) else address
-        return hops[0] if hops and _is_ip(hops[0]) else address
+                return hop if _ip(hop) else address
+        return hops[0] if hops and _ip(hops[0]) else address
 
 
-def _is_ip(text: str) -> bool:
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of a request header (``name`` in lower case), or None."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ipaddress.ip_address(text)
+        return ipaddress.ip_address(text)
     except ValueError:
-        return False
-    return True
+        return None

@@ -25,7 +25,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qa.api.clients import ClientAddress, parse_networks
+from qa.api.clients import ClientAddress, header, parse_networks
 from qa.api.errors import error
 from qa.config import Settings
 from qa.keys import ApiKey, KeyRing, KeysInvalid, normalise_origin
@@ -70,15 +70,8 @@ def _limited(scope: Scope) -> bool:
 
 def _same_origin(scope: Scope, origin: str) -> bool:
     """A page of this service calling it (the widget demo), whatever address it was opened on."""
-    host = _header(scope, b"host")
+    host = header(scope, b"host")
     return host is not None and origin.split("://", 1)[-1] == host.lower()
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return value.decode("latin-1")  # type: ignore[no-any-return]
-    return None
 
 
 class Refused(Exception):
@@ -148,8 +141,8 @@ class Guard:
                           f"(rate limit: {per_minute} per minute per {who})", retry_after=wait)
 
     def _check_origin_and_key(self, scope: Scope) -> ApiKey | None:
-        raw = _header(scope, b"x-api-key")
-        origin_header = _header(scope, b"origin")
+        raw = header(scope, b"x-api-key")
+        origin_header = header(scope, b"origin")
         try:
             origin = normalise_origin(origin_header) if origin_header else None
         except KeysInvalid:  # "null" (a sandboxed frame, a file) or garbage
@@ -175,7 +168,7 @@ class Guard:
         limit = self.settings.max_body_bytes
         too_big = Refused(413, "body_too_large",
                           f"请求内容过大，最多 {limit // 1024} KB (request body over {limit} bytes)")
-        declared = _header(scope, b"content-length")
+        declared = header(scope, b"content-length")
         if declared is not None:
             try:
                 if int(declared) > limit:

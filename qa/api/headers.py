@@ -15,6 +15,7 @@ import secrets
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COMMON = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"strict-origin-when-cross-origin")]
+COMMON_NAMES = {name for name, _ in COMMON}
 CSP = ("default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; media-src 'self' blob:; "
        "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
@@ -48,7 +49,7 @@ class SecurityHeaders:
         async def send_secured(message: Message) -> None:
             nonlocal start
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in dict(COMMON)]
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in COMMON_NAMES]
                 headers += COMMON
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 if not content_type.startswith(b"text/html"):

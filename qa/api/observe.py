@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qa.api.clients import ClientAddress, parse_networks
+from qa.api.clients import ClientAddress, header, parse_networks
 from qa.logs import IPHasher, request_id
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-request-id"), "")
+        incoming = header(scope, b"x-request-id") or ""
         rid = incoming if INCOMING_ID.match(incoming) else uuid.uuid4().hex
         token = request_id.set(rid)
         started = time.perf_counter()
