@@ -156,7 +156,8 @@ async def drive(base: str, questions: list[str], seconds: float, concurrency: in
     return result
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on localhost that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -167,7 +168,7 @@ def start_server(env_overrides: dict[str, str], log_path: Path, ready_within: fl
     """``qa serve`` on a free localhost port; returns the process and its base URL once ready."""
     import httpx
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "QA_HOST": "127.0.0.1", "QA_PORT": str(port), **env_overrides}
     log = log_path.open("wb")
     server = subprocess.Popen([sys.executable, "-m", "qa", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)

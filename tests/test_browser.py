@@ -9,11 +9,7 @@ it does in production. Screenshots go to ``test-artifacts/``.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +23,9 @@ import httpx
 import pytest
 
 from qa.config import REPO_ROOT
+from qa.errors import QAError
 from qa.index import build_index
+from qa.soak import free_port, start_server
 from qa.store import Store
 from qa.text import to_traditional
 
@@ -38,12 +36,6 @@ XSS = "<img src=x onerror=alert(1)>"
 XSS_QUESTION = "企业年报网页上显示的尖括号代码是什么意思？"
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -111,14 +103,15 @@ def live(browser_corpus: Path, encoder, models_dir: Path,  # type: ignore[no-unt
     work = tmp_path_factory.mktemp("live")
     index_dir = work / "index"
     build_index(browser_corpus, index_dir, encoder, "usem3")
-    port, host_port = _free_port(), _free_port()
-    base, host_origin = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{host_port}"
+    host_port = free_port()
+    host_origin = f"http://127.0.0.1:{host_port}"
     database_url = f"sqlite:///{work / 'qa.sqlite3'}"
-    env = {**os.environ, "QA_CORPUS_DIR": str(browser_corpus), "QA_INDEX_DIR": str(index_dir),
-           "QA_MODELS_DIR": str(models_dir), "QA_DATABASE_URL": database_url, "QA_CORS_ORIGINS": host_origin,
-           "QA_PORT": str(port)}
-    log = (work / "serve.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "qa", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    env = {"QA_CORPUS_DIR": str(browser_corpus), "QA_INDEX_DIR": str(index_dir), "QA_MODELS_DIR": str(models_dir),
+           "QA_DATABASE_URL": database_url, "QA_CORS_ORIGINS": host_origin}
+    try:
+        server, base = start_server(env, work / "serve.log")
+    except QAError as exc:
+        pytest.fail(str(exc))
 
     site = work / "site"
     site.mkdir()
@@ -137,24 +130,11 @@ div {{ border: 3px dashed red; }} input {{ display: none; }}</style></head>
     httpd = ThreadingHTTPServer(("127.0.0.1", host_port), partial(_Quiet, directory=str(site)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"qa serve exited: {(work / 'serve.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"qa serve not ready in 240 s: {(work / 'serve.log').read_text()[-3000:]}")
-            time.sleep(0.5)
         yield Live(base=base, host_page=host_origin + "/index.html", database_url=database_url)
     finally:
         httpd.shutdown()
         server.terminate()
         server.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")
