@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from qa.dense import EXACT_MAX_VECTORS, NPROBE
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,6 +38,11 @@ class Settings(BaseSettings):
     agreement_min_dense: float = Field(default=0.7, ge=0.0, le=1.0, description="no bonus for a weak dense match")
     answer_threshold: float = Field(default=0.43, ge=0.0, le=2.0, description="fused score needed to answer")
     candidates: int = Field(default=50, ge=1, le=1000, description="phrasings taken from each channel before fusion")
+    exact_max_vectors: int = Field(
+        default=EXACT_MAX_VECTORS, ge=0, description="phrasings up to which the dense index is exact; above, IVF-SQ8 "
+        "(measured by `qa bench`, docs/SCALING.md)"
+    )
+    nprobe: int = Field(default=NPROBE, ge=1, le=65536, description="lists an approximate (IVF) index reads per query")
     threads: int = Field(default=1, ge=1, le=64, description="BLAS/FAISS threads per query")
     build_threads: int = Field(default=2, ge=1, le=64, description="encoder threads during `qa build`")
     search_concurrency: int = Field(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qa.config import Settings
+from qa.dense import search_params
 from qa.errors import EntryNotFound, UnknownCategory
 from qa.index import LoadedIndex
 from qa.text import normalise
@@ -164,14 +165,23 @@ class Searcher:
                 best[entry] = score
         return best
 
+    def _phrasing_rows(self, entries: set[int]) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """The entries (as a list), the phrasing rows of all of them, and where each entry's rows start."""
+        ordered = list(entries)
+        first = self.index.first_row
+        lo = first[ordered]
+        counts = first[np.asarray(ordered) + 1] - lo
+        starts = np.zeros(len(ordered), dtype=np.int64)
+        np.cumsum(counts[:-1], out=starts[1:])
+        rows = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts - lo, counts)
+        return ordered, rows, starts
+
     def channels(self, question: str, scope: Scope | None = None) -> Channels:
         """Every channel's score for each candidate entry (the union of both channels' top phrasings).
 
         With a ``scope`` both channels search only the allowed phrasings, so a narrow category
         filter still gets its best candidates rather than what is left of the global top.
         """
-        import faiss
-
         from qa.encoder import encode
 
         text = normalise(question)
@@ -190,18 +200,20 @@ class Searcher:
             return Channels(dense={}, lexical=lexical, answer_dense={}, answer_lexical=answer_lexical)
 
         query = encode(self.encoder, [text])
-        params = None if scope is None else faiss.SearchParameters(sel=scope.selector)  # type: ignore[call-arg]
+        params = search_params(self.index.dense, None if scope is None else scope.selector, self.settings.nprobe)
         d_scores, d_rows = self.index.dense.search(query, c, params=params)
         dense = self._entry_max(d_rows[0][d_rows[0] >= 0], d_scores[0][d_rows[0] >= 0])
 
-        # Entries found by one channel only: fill in the other channel's exact score.
-        for entry in set(lexical) - set(dense):
-            rows = np.arange(self.index.first_row[entry], self.index.first_row[entry + 1])
-            vecs = self.index.dense.reconstruct_batch(rows)
-            dense[entry] = float((vecs @ query[0]).max())
-        for entry in set(dense) - set(lexical):
-            lo, hi = self.index.first_row[entry], self.index.first_row[entry + 1]
-            lexical[entry] = float(lex_all[lo:hi].max())
+        # Entries found by one channel only: fill in the other channel's exact score (all at once:
+        # one reconstruct and one matrix product, not one per entry).
+        only_lexical, only_dense = set(lexical) - set(dense), set(dense) - set(lexical)
+        if only_lexical:
+            entries, rows, starts = self._phrasing_rows(only_lexical)
+            similarity = self.index.dense.reconstruct_batch(rows) @ query[0]
+            dense.update(zip(entries, np.maximum.reduceat(similarity, starts).tolist(), strict=True))
+        if only_dense:
+            entries, rows, starts = self._phrasing_rows(only_dense)
+            lexical.update(zip(entries, np.maximum.reduceat(lex_all[rows], starts).tolist(), strict=True))
         rows = np.fromiter(dense, dtype=np.int64, count=len(dense))
         answer_dense = dict(zip(dense, (self.index.answer_vectors[rows] @ query[0]).tolist(), strict=True))
         answer_lexical = {e: float(answer_lex_all[e]) for e in dense}
