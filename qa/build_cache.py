@@ -74,6 +74,10 @@ class EmbeddingCache:
         self._used.update(zip(keys, out, strict=True))
         return out.astype(np.float32, copy=False)
 
+    def vectors(self, texts: list[str]) -> np.ndarray:
+        """Cached vectors of ``texts`` (KeyError for one not in the cache), without marking them used."""
+        return np.stack([self._rows[_key(self.model, t)] for t in texts]).astype(np.float32, copy=False)
+
     def save(self) -> None:
         """Keep exactly the texts of this build."""
         if not self._used:
