@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install chromium run test build eval lint lock clean
+.PHONY: install tools run test build eval bench lint lock clean
 
 install: $(STAMP)
 
@@ -18,12 +18,13 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 	@echo "==> set-up done"
 
-# The browser tests drive Debian's Chromium; install it (and a CJK font for screenshots) when missing.
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "==> installing Chromium for the browser tests"; \
+# Debian packages the tests need: Chromium (and a CJK font for screenshots) for the browser tests,
+# wrk for the benchmark's load test. Installed when missing.
+tools:
+	@command -v chromium >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || { \
+	  echo "==> installing Chromium and wrk"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-wqy-zenhei; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-wqy-zenhei wrk; }
 
 build: install
 	$(BIN)/qa build
@@ -32,12 +33,17 @@ run: install
 	$(BIN)/qa serve --build
 
 # The test suite, then the evaluation gate: fails when quality regressed against eval/baseline.json.
-test: install chromium
+test: install tools
 	$(BIN)/python -m pytest
 	$(BIN)/qa eval --build
 
 eval: install
 	$(BIN)/qa eval --build --ablate
+
+# Speed, scale and quality against peers: eval/bench/results.md (about 25 min the first time, with
+# the 100,000-entry corpus to embed; BENCH_FLAGS=--million adds 1,000,000 entries, hours the first time).
+bench: install tools
+	$(BIN)/qa bench $(BENCH_FLAGS)
 
 lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^torch==' > requirements.lock.tmp

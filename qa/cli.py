@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qa.config import Settings, get_settings
+from qa.config import REPO_ROOT, Settings, get_settings
 from qa.errors import CorpusInvalid, QAError
 
 log = logging.getLogger("qa")
@@ -67,12 +67,14 @@ def build(settings: Settings, force: bool = False) -> Path:
             bar.reset(total=total)
         bar.update(done - bar.n)
 
-    folder = build_index(settings.corpus_dir, settings.index_dir, encoder, settings.model, progress=progress)
+    folder = build_index(settings.corpus_dir, settings.index_dir, encoder, settings.model, progress=progress,
+                         exact_max_vectors=settings.exact_max_vectors)
     bar.close()
     seconds = time.perf_counter() - started
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     _out(f"built {folder}: {manifest['entries']} entries, {manifest['vectors']} phrasings in {seconds:.1f}s "
-         f"(embedded {manifest['embedded']} texts, {manifest['embeddings_reused']} from the cache)")
+         f"(embedded {manifest['embedded']} texts, {manifest['embeddings_reused']} from the cache; "
+         f"dense index {manifest['index_type']})")
     cold = settings.index_dir / "cache" / "cold_build.json"
     if manifest["embeddings_reused"] == 0:
         cold.write_text(json.dumps({"seconds": round(seconds, 1), "texts": manifest["embedded"],
@@ -134,7 +136,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from qa.config import REPO_ROOT
     from qa.evaluation import baseline, runner
     from qa.evaluation.goldset import GoldSetInvalid, check_against_corpus, load_gold, set_sha256
     from qa.evaluation.report import write_reports
@@ -219,6 +220,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         build(settings)
     from qa import logs
 
+    if settings.ui and settings.workers == 1:
+        # The chat's framework takes ~4 s to import; let it import while the model and index load.
+        import importlib
+        import threading
+
+        threading.Thread(target=importlib.import_module, args=("gradio",), daemon=True).start()
     service = Service(settings)
     service.load()  # also with several workers: a bad index stops here, with the reason, not in each worker
     if service.searcher is None:
@@ -274,6 +281,24 @@ def cmd_soak(args: argparse.Namespace) -> int:
     for problem in problems:
         sys.stderr.write(f"FAILED: {problem}\n")
     return 0 if not problems else 4
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from qa.bench.report import targets
+    from qa.bench.run import MILLION, SIZES, bench
+
+    sizes = tuple(args.sizes) if args.sizes else SIZES + ((MILLION,) if args.million else ())
+    if any(n < 1 for n in sizes):
+        raise QAError(f"--sizes must be positive numbers of entries, not {sizes}")
+    out = Path(args.out)
+    _out(f"benchmark: bundled corpus, synthetic {', '.join(f'{n:,}' for n in sizes)} entries"
+         f"{'' if args.http else ', no HTTP'}; figures to {out}/results.json and results.md")
+    results = bench(out, Path(args.work), sizes=sizes, do_http=args.http, do_txtai=args.txtai,
+                    settings=get_settings())
+    for line in targets(results):
+        _out(line)
+    _out(f"done in {results['seconds'] / 60:.1f} min: {out / 'results.md'}")
+    return 0
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -359,6 +384,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     root = Path(args.dir) if args.dir else get_settings().corpus_dir
     count = export_corpus(load_corpus(root), Path(args.to))
     _out(f"exported {count} entries from {root} to {args.to}")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from qa.synth import write_synthetic_corpus
+
+    if args.n < 1:
+        raise QAError(f"--n must be a positive number of entries, not {args.n}")
+    source = Path(args.dir) if args.dir else get_settings().corpus_dir
+    counts = write_synthetic_corpus(source, Path(args.out), args.n, seed=args.seed)
+    _out(f"wrote a SYNTHETIC corpus (benchmarks only) to {args.out}: {counts['real']} real + "
+         f"{counts['synthetic']} synthetic entries")
     return 0
 
 
@@ -494,6 +531,16 @@ def parser() -> argparse.ArgumentParser:
     so.add_argument("--workers", type=int, default=1, help="workers of the server it starts (default 1)")
     so.set_defaults(func=cmd_soak)
 
+    be = sub.add_parser("bench", help="speed, scale and quality against peers on this machine (make bench)")
+    be.add_argument("--million", action="store_true", help="also the 1,000,000-entry synthetic corpus (over an hour "
+                                                          "the first time: 4 million phrasings to embed)")
+    be.add_argument("--sizes", type=int, nargs="+", help="synthetic corpus sizes instead of 7,800 and 100,000")
+    be.add_argument("--no-http", dest="http", action="store_false", help="skip the load test (needs wrk)")
+    be.add_argument("--no-txtai", dest="txtai", action="store_false", help="skip the txtai peer (its own venv)")
+    be.add_argument("--out", default=str(REPO_ROOT / "eval" / "bench"), help="where results.json/.md go")
+    be.add_argument("--work", default=str(REPO_ROOT / "var" / "bench"), help="synthetic corpora, indexes, venvs")
+    be.set_defaults(func=cmd_bench)
+
     k = sub.add_parser("keys", help="API keys for enterprise widgets: add, list, revoke").add_subparsers(
         dest="keys_command", required=True)
     ka = k.add_parser("add", help="create a key (printed once) for a site's origins and categories")
@@ -526,6 +573,13 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("dir", nargs="?")
     ex.add_argument("--to", required=True, help="FILE.xlsx, FILE.csv or FILE.jsonl")
     ex.set_defaults(func=cmd_export)
+    sy = c.add_parser("synth", help="a SYNTHETIC corpus of N entries for benchmarks: the real entries plus "
+                                    "recombined variations of them (never serve it)")
+    sy.add_argument("dir", nargs="?", help="corpus to model it on (default: QA_CORPUS_DIR or ./corpus)")
+    sy.add_argument("--n", type=int, required=True, help="entries in all, real ones included")
+    sy.add_argument("--out", required=True, help="new folder to write")
+    sy.add_argument("--seed", type=int, default=7, help="random seed (same seed, same corpus)")
+    sy.set_defaults(func=cmd_synth)
     df = c.add_parser("diff", help="entries added, removed and changed between two corpus folders")
     df.add_argument("old")
     df.add_argument("new")
