@@ -52,7 +52,8 @@ def build(settings: Settings, force: bool = False) -> Path:
     from qa.encoder import load_encoder
     from qa.index import build_index, current_build, is_up_to_date
 
-    if not force and is_up_to_date(settings.index_dir, settings.corpus_dir, settings.model):
+    if not force and is_up_to_date(settings.index_dir, settings.corpus_dir, settings.model,
+                                  settings.exact_max_vectors):
         folder = current_build(settings.index_dir)
         assert folder is not None
         _out(f"index up to date: {folder} (corpus and model unchanged; --force rebuilds)")
@@ -220,12 +221,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         build(settings)
     from qa import logs
 
-    if settings.ui and settings.workers == 1:
-        # The chat's framework takes ~4 s to import; let it import while the model and index load.
-        import importlib
-        import threading
-
-        threading.Thread(target=importlib.import_module, args=("gradio",), daemon=True).start()
     service = Service(settings)
     service.load()  # also with several workers: a bad index stops here, with the reason, not in each worker
     if service.searcher is None:

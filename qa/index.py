@@ -40,7 +40,7 @@ from qa.build_cache import (
     embed_in_child,
 )
 from qa.corpus import Corpus, Entry, corpus_sha256, lapses_on, load_corpus
-from qa.dense import EXACT_MAX_VECTORS, NPROBE, build_dense, prepare
+from qa.dense import EXACT, EXACT_MAX_VECTORS, NPROBE, build_dense, prepare
 from qa.encoder import DEFAULT_MODEL, single_threaded
 from qa.errors import CorpusInvalid, IndexCorrupt, IndexMismatch, IndexMissing
 from qa.lexical import LexicalIndex
@@ -173,8 +173,10 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-def is_up_to_date(index_dir: Path, corpus_dir: Path, model: str) -> bool:
-    """True when the current build was made from this corpus with this model and format."""
+def is_up_to_date(index_dir: Path, corpus_dir: Path, model: str,
+                  exact_max_vectors: int = EXACT_MAX_VECTORS) -> bool:
+    """True when the current build was made from this corpus with this model and format, and
+    its dense index is the kind ``exact_max_vectors`` asks for at its size."""
     build = current_build(index_dir)
     if build is None:
         return False
@@ -187,6 +189,7 @@ def is_up_to_date(index_dir: Path, corpus_dir: Path, model: str) -> bool:
         and manifest.model == model
         and manifest.corpus_sha256 == corpus_sha256(corpus_dir)
         and all((build / f).exists() for f in FILES)
+        and (manifest.index_type == EXACT) == (manifest.vectors <= exact_max_vectors)
     )
 
 
@@ -261,7 +264,8 @@ def build_index(
         if helper is not None:
             helper.close()
     dim = int(vectors.shape[1])
-    dense, index_type = build_dense(vectors, exact_max_vectors)
+    last = current_build(index_dir)
+    dense, index_type = build_dense(vectors, exact_max_vectors, previous=last / "dense.faiss" if last else None)
 
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"-{sha[:8]}-{os.getpid()}"
     builds = index_dir / "builds"

@@ -43,19 +43,24 @@ def _bm25(docs: list[np.ndarray], vocab: list[str]) -> tuple[Any, dict[str, int]
     import bm25s
 
     lengths = np.array([len(d) for d in docs], dtype=np.int64)
-    global_ids, local = np.unique(np.concatenate(docs).astype(np.int64), return_inverse=True)
+    flat = np.concatenate(docs).astype(np.int64)
+    # The vocabulary's ids that occur, renumbered densely in id order (a mask, not a sort).
+    present = np.zeros(len(vocab), dtype=bool)
+    present[flat] = True
+    global_ids = np.flatnonzero(present)
+    local = (np.cumsum(present) - 1)[flat]
     n_docs, n_vocab = len(docs), len(global_ids)
-    pairs = np.repeat(np.arange(n_docs, dtype=np.int64), lengths) * n_vocab + local
+    # One sort of (term, document) keys gives the term frequencies already in column-major order.
+    pairs = local * n_docs + np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
     unique, tf = np.unique(pairs, return_counts=True)
-    doc_idx, term_idx = unique // n_vocab, unique % n_vocab
+    term_idx, doc_idx = unique // n_docs, unique % n_docs
     df = np.bincount(term_idx, minlength=n_vocab)
     idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5))
     norm = K1 * ((1 - B) + B * lengths[doc_idx] / lengths.mean())
     scores = idf[term_idx] * tf / (norm + tf)
-    order = np.lexsort((doc_idx, term_idx))  # column-major: by term, then document
     retriever = bm25s.BM25(method="lucene", k1=K1, b=B)
     retriever.scores = {
-        "data": scores[order].astype(retriever.dtype), "indices": doc_idx[order].astype(retriever.int_dtype),
+        "data": scores.astype(retriever.dtype), "indices": doc_idx.astype(retriever.int_dtype),
         "indptr": np.concatenate([[0], np.cumsum(df)]).astype(retriever.int_dtype), "num_docs": n_docs,
     }
     words = [vocab[g] for g in global_ids.tolist()]

@@ -52,20 +52,14 @@ class Service:
         return await anyio.to_thread.run_sync(searcher.search, question, k, categories, limiter=self._limiter[1])
 
     def _searcher_for_current_build(self) -> Searcher:
+        index = load_index(self.settings.index_dir, self.settings.model, self.settings.corpus_dir,
+                           nprobe=self.settings.nprobe)
         old = self.searcher
         encoder = old.encoder if old is not None else \
             load_encoder(self.settings.model, self.settings.models_dir, threads=self.settings.threads)
-        # The first query would pay for the encoder's weights (2 s, mostly zlib, which releases the
-        # GIL): load them in a thread while the index loads here.
-        warming = threading.Thread(target=encoder.encode, args=(["住房公积金怎么提取"],), daemon=True)
-        warming.start()
-        try:
-            index = load_index(self.settings.index_dir, self.settings.model, self.settings.corpus_dir,
-                               nprobe=self.settings.nprobe)
-        finally:
-            warming.join()
         searcher = Searcher(index, encoder, self.settings)
-        searcher.search("住房公积金怎么提取", k=1)  # and jieba's dictionary: pay it here, not in a resident's query
+        # The first query pays for jieba's dictionary and the encoder's weights: pay it here.
+        searcher.search("住房公积金怎么提取", k=1)
         return searcher
 
     def load(self) -> None:

@@ -97,6 +97,25 @@ def test_a_corpus_over_the_threshold_gets_an_approximate_index_that_answers_like
     assert scoped and all(h.category == "医疗保障" for h in scoped)
 
 
+def test_a_rebuild_after_an_edit_keeps_the_approximate_index_clusters(
+        two_builds: tuple[Path, Path, Path], encoder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import faiss
+
+    from qa.bench.builds import edit_entries
+
+    corpus, _, ivf_dir = two_builds
+    shutil.copytree(corpus, tmp_path / "corpus")
+    shutil.copytree(ivf_dir, tmp_path / "index")
+    shutil.copytree(ivf_dir.parent / "cache", tmp_path / "cache")
+    edit_entries(tmp_path / "corpus")
+    build_index(tmp_path / "corpus", tmp_path / "index", encoder, "usem3", exact_max_vectors=100,
+                cache_dir=tmp_path / "cache")
+    before, after = load_index(ivf_dir, "usem3"), load_index(tmp_path / "index", "usem3")
+    assert after.manifest.embedded == 10 and after.dense.ntotal == before.dense.ntotal
+    centroids = [faiss.extract_index_ivf(i.dense).quantizer.reconstruct_n(0, i.dense.nlist) for i in (before, after)]
+    assert np.array_equal(*centroids)
+
+
 def _size(index_dir: Path, name: str) -> int:
     return (index_dir / "builds" / (index_dir / "CURRENT").read_text().strip() / name).stat().st_size
 

@@ -58,7 +58,7 @@ def synthetic_index(settings: Settings, work: Path, n: int) -> tuple[Path, Path,
         write_synthetic_corpus(settings.corpus_dir, corpus, n)
     index = work / f"index-{n}"
     seconds = None
-    if not is_up_to_date(index, corpus, settings.model):
+    if not is_up_to_date(index, corpus, settings.model, settings.exact_max_vectors):
         seconds, _ = builds.qa_build(corpus, index)
     return corpus, index, seconds
 
