@@ -210,7 +210,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from qa.api.app import create_app
-    from qa.service import Service
+    from qa.service import Service, index_problem
 
     settings = _settings(args)
     if args.watch:
@@ -221,10 +221,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         build(settings)
     from qa import logs
 
-    service = Service(settings)
-    service.load()  # also with several workers: a bad index stops here, with the reason, not in each worker
-    if service.searcher is None:
-        raise QAError(f"cannot serve: {service.not_ready}")
+    if settings.workers > 1:
+        # A bad index stops here, with the reason, not in each worker. Checked in a child process:
+        # memory this process touched would stay with it (550 MB) beside the workers' own.
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+            problem = pool.submit(index_problem, settings).result()
+        if problem:
+            raise QAError(f"cannot serve: {problem}")
+    else:
+        service = Service(settings)
+        service.load()
+        if service.searcher is None:
+            raise QAError(f"cannot serve: {service.not_ready}")
     # Our middleware logs each request (hashed client IP) and reads X-Forwarded-For only from
     # QA_TRUSTED_PROXIES, so uvicorn's access log and its own proxy-header handling are off.
     options: dict[str, Any] = dict(host=settings.host, port=settings.port, log_config=None, access_log=False,
@@ -235,7 +246,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.workers > 1:
         # Each worker is a fresh process that builds the app from QA_* variables: hand it this
         # command's settings, and one IP-hash salt so all workers log the same client alike.
-        del service
         os.environ.update(_as_environment(settings))
         os.environ.setdefault("QA_IP_HASH_SALT", secrets.token_hex(16))
         logs.configure(settings.log_format)

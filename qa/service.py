@@ -134,3 +134,12 @@ class Service:
         if not self.store.add_query(result.query, result.answered, top.id if top else None,
                                     top.category if top else None, top.score if top else None, channel):
             self.metrics.store_failures.inc()
+
+
+def index_problem(settings: Settings) -> str | None:
+    """Why the current build cannot be served (``qa serve`` checks before starting workers), or None."""
+    try:
+        load_index(settings.index_dir, settings.model, settings.corpus_dir, nprobe=settings.nprobe)
+    except QAError as exc:
+        return str(exc)
+    return None

@@ -49,6 +49,7 @@ def bm25_peer(index: LoadedIndex, queries: list[GoldQuery]) -> dict[str, Any]:
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG at import
     texts, owners = phrasings(index)
 
     def words(text: str) -> list[str]:
