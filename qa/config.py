@@ -43,6 +43,10 @@ class Settings(BaseSettings):
         "(measured by `qa bench`, docs/SCALING.md)"
     )
     nprobe: int = Field(default=NPROBE, ge=1, le=65536, description="lists an approximate (IVF) index reads per query")
+    postings_budget: int = Field(
+        default=1_000_000, ge=1000, description="BM25 postings one query reads per channel, rarest tokens first "
+        "(only a large index reaches it: no query of the gold set reads 600,000 at 7,800 entries)"
+    )
     threads: int = Field(default=1, ge=1, le=64, description="BLAS/FAISS threads per query")
     build_threads: int = Field(default=2, ge=1, le=64, description="encoder threads during `qa build`")
     search_concurrency: int = Field(

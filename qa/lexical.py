@@ -120,7 +120,7 @@ class LexicalIndex:
     def n_docs(self) -> int:
         return self._n_docs
 
-    def raw_scores(self, tokens: list[str]) -> np.ndarray:
+    def raw_scores(self, tokens: list[str], budget: int | None = None) -> np.ndarray:
         """BM25 of every document, as bm25s's ``get_scores`` computes it, in one ``bincount``.
 
         bm25s adds each token's postings with ``np.add.at``, slow and holding the GIL: it was a
@@ -131,17 +131,30 @@ class LexicalIndex:
         vocab = self._bm25.vocab_dict  # type: ignore[attr-defined]
         indptr, indices, data = matrix["indptr"], matrix["indices"], matrix["data"]
         spans = [(indptr[vocab[t]], indptr[vocab[t] + 1]) for t in tokens if t in vocab]
+        if budget is not None and sum(e - s for s, e in spans) > budget:
+            # Rarest tokens first, until the budget of postings is spent: the commonest ones (a
+            # character in every tenth document) weigh least and cost most on a large index.
+            spans.sort(key=lambda span: span[1] - span[0])
+            kept: list[tuple[int, int]] = []
+            total = 0
+            for s, e in spans:
+                if kept and total + (e - s) > budget:
+                    break
+                kept.append((s, e))
+                total += e - s
+            spans = kept
         if not spans:
             return np.zeros(self._n_docs, dtype=np.float32)
         rows = np.concatenate([indices[s:e] for s, e in spans])
         weights = np.concatenate([data[s:e] for s, e in spans])
         return np.bincount(rows, weights=weights, minlength=matrix["num_docs"]).astype(np.float32)
 
-    def scores(self, tokens: list[str]) -> np.ndarray:
-        """Normalised 0..1 score of every phrasing for the query tokens."""
+    def scores(self, tokens: list[str], budget: int | None = None) -> np.ndarray:
+        """Normalised 0..1 score of every phrasing for the query tokens (reading at most ``budget``
+        postings: see ``raw_scores``)."""
         known = [t for t in tokens if t in self._idf]
         if not known:
             return np.zeros(self._n_docs, dtype=np.float32)
-        raw = self.raw_scores(known)
+        raw = self.raw_scores(known, budget)
         ceiling = sum(self._idf.get(t, self._oov_idf) for t in tokens)
         return np.clip(raw / ceiling, 0.0, 1.0)

@@ -187,13 +187,13 @@ class Searcher:
         text = normalise(question)
         c = min(self.settings.candidates, len(self._owners))
         tokens = self.index.tokenizer.tokens(text)
-        lex_all = self.index.lexical.scores(tokens)
+        lex_all = self.index.lexical.scores(tokens, self.settings.postings_budget)
         ranked_lex = lex_all if scope is None else np.where(scope.phrasings, lex_all, -1.0)
         top = np.argpartition(-ranked_lex, c - 1)[:c] if c < len(lex_all) else np.arange(len(lex_all))
         if scope is not None:
             top = top[scope.phrasings[top]]
         lexical = self._entry_max(top, lex_all[top])
-        answer_lex_all = self.index.answer_lexical.scores(tokens)
+        answer_lex_all = self.index.answer_lexical.scores(tokens, self.settings.postings_budget)
         if self.index.tokenizer.is_pinyin(text):
             # The encoder reads characters, not pinyin: only the lexical channels can judge.
             answer_lexical = {e: float(answer_lex_all[e]) for e in lexical}

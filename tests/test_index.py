@@ -107,6 +107,21 @@ def test_lexical_index_scores_exactly_as_stock_bm25s(searcher) -> None:  # type:
         assert np.allclose(ours.raw_scores(tokens + tokens[:1]), stock.get_scores(tokens + tokens[:1]), atol=1e-5)
 
 
+def test_a_postings_budget_reads_the_rarest_tokens_first(searcher) -> None:  # type: ignore[no-untyped-def]
+    """On a large index a query reads at most ``postings_budget`` postings: its rarest tokens."""
+    lexical = searcher.index.lexical
+    postings = lexical._bm25.scores["indptr"]
+    vocab = lexical._bm25.vocab_dict
+    tokens = [t for t in searcher.index.tokenizer.tokens("怎么办理住房公积金提取") if t in vocab]
+    length = {t: int(postings[vocab[t] + 1] - postings[vocab[t]]) for t in tokens}
+    rarest = sorted(tokens, key=length.__getitem__)
+    kept = rarest[:3]
+    budget = sum(length[t] for t in kept)
+    assert budget < sum(length.values())
+    assert np.allclose(lexical.raw_scores(tokens, budget), lexical.raw_scores(kept))
+    assert np.allclose(lexical.raw_scores(tokens, 10**9), lexical.raw_scores(tokens))  # under it: every token
+
+
 def test_a_damaged_build_cache_is_ignored_and_rebuilt(  # type: ignore[no-untyped-def]
         small_corpus: Path, tmp_path: Path, encoder) -> None:
     index = tmp_path / "index"
