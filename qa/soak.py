@@ -75,16 +75,24 @@ def gold_questions(gold_dir: Path = REPO_ROOT / "eval" / "gold") -> list[str]:
     return questions
 
 
+def child_pids(pid: int) -> list[int]:
+    """The children of a process (its threads come and go while we read them)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # the thread ended meanwhile
+            found.extend(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children (the workers of ``qa serve --workers N``)."""
     total = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             total += int(line.split()[1]) / 1024
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            with contextlib.suppress(OSError):  # ended meanwhile
-                total += rss_mb(int(child))
+    for child in child_pids(pid):
+        with contextlib.suppress(OSError):  # ended meanwhile
+            total += rss_mb(child)
     return total
 
 

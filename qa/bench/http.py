@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from qa.config import Settings
 from qa.errors import QAError
-from qa.soak import rss_mb, start_server
+from qa.soak import child_pids, rss_mb, start_server
 from qa.text import question_problem
 
 LUA = """
@@ -94,10 +94,9 @@ def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) of a process and its children so far (the workers of ``--workers N``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            with contextlib.suppress(OSError):  # ended meanwhile
-                total += cpu_seconds(int(child))
+    for child in child_pids(pid):
+        with contextlib.suppress(OSError):  # ended meanwhile
+            total += cpu_seconds(child)
     return total
 
 

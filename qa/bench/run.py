@@ -143,6 +143,12 @@ def bench(out_dir: Path, work: Path, sizes: tuple[int, ...] = SIZES, do_http: bo
                                    "threads": settings.threads, "candidates": settings.candidates,
                                    "exact_max_vectors": settings.exact_max_vectors, "nprobe": settings.nprobe}}
     encoder = load_encoder(settings.model, settings.models_dir, threads=1)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after each phase: a failure late in a long run keeps what was measured
+        results["seconds"] = round(time.perf_counter() - started, 1)
+        (out_dir / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n",
+                                              encoding="utf-8")
 
     log.warning("bench: bundled corpus — in-process search and peers")
     build_if_needed(settings)
@@ -158,13 +164,18 @@ def bench(out_dir: Path, work: Path, sizes: tuple[int, ...] = SIZES, do_http: bo
         except Exception as exc:  # a peer that cannot run is reported, not fatal to the other figures
             results["peers"]["txtai"] = {"name": "txtai", "error": str(exc)[-500:]}
     del bundled
+    save()
 
     log.warning("bench: build figures")
     results["build"] = {"bundled": builds.build_figures(settings.corpus_dir, work / "build-bundled")}
     synth_7800, _, _ = synthetic_index(settings, work, 7_800)
     results["build"]["synthetic-7800"] = builds.build_figures(synth_7800, work / "build-7800")
 
-    results["scale"] = [scale_point(settings, encoder, queries, work, n) for n in sizes]
+    save()
+    results["scale"] = []
+    for n in sizes:
+        results["scale"].append(scale_point(settings, encoder, queries, work, n))
+        save()
 
     if do_http:  # the targets are set at 7,800 entries: the synthetic corpus of that size
         synth_index = work / "index-7800"
@@ -173,8 +184,6 @@ def bench(out_dir: Path, work: Path, sizes: tuple[int, ...] = SIZES, do_http: bo
                "QA_DATABASE_URL": f"sqlite:///{work / 'http' / 'bench.sqlite3'}"}
         texts = [q.query for q in queries]
         results["http"] = [http.load_test(env, texts, work / "http", workers) for workers in (1, 2)]
-    results["seconds"] = round(time.perf_counter() - started, 1)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    save()
     (out_dir / "results.md").write_text(markdown(results), encoding="utf-8")
     return results
