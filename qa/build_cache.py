@@ -121,7 +121,7 @@ class TokenCache:
         return [t for t in dict.fromkeys(texts) if _key(self.digest, t) not in self._rows]
 
     def add(self, texts: list[str], token_lists: list[list[str]]) -> None:
-        """Tokens computed elsewhere (``tokenize_in_child``)."""
+        """Tokens computed elsewhere (by a ``BuildHelper``)."""
         for text, tokens in zip(texts, token_lists, strict=True):
             self._rows[_key(self.digest, text)] = self.vocab.encode(tokens)
 
@@ -201,7 +201,7 @@ class BuildHelper:
 
     Tokenising (jieba, character n-grams, pypinyin) is pure Python and holds one core; the
     encoder is numpy, and two BLAS threads beside a busy core spin more than they compute.
-    One thread each, on 2 cores: a cold build of the bundled corpus 75 → 45 s (`qa bench`).
+    One thread each, on 2 cores: a cold `qa build` of the bundled corpus took 75 → 41 s.
     """
 
     def __init__(self, model: str, dict_dir: Path, untokenized: list[str]) -> None:

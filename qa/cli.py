@@ -537,8 +537,8 @@ def parser() -> argparse.ArgumentParser:
     so.set_defaults(func=cmd_soak)
 
     be = sub.add_parser("bench", help="speed, scale and quality against peers on this machine (make bench)")
-    be.add_argument("--million", action="store_true", help="also the 1,000,000-entry synthetic corpus (over an hour "
-                                                          "the first time: 4 million phrasings to embed)")
+    be.add_argument("--million", action="store_true", help="also the 1,000,000-entry synthetic corpus (about 2 hours "
+                                                          "the first time on 2 cores: 4 million phrasings to embed)")
     be.add_argument("--sizes", type=int, nargs="+", help="synthetic corpus sizes instead of 7,800 and 100,000")
     be.add_argument("--no-http", dest="http", action="store_false", help="skip the load test (needs wrk)")
     be.add_argument("--no-txtai", dest="txtai", action="store_false", help="skip the txtai peer (its own venv)")
