@@ -178,6 +178,7 @@ def bench(out_dir: Path, work: Path, sizes: tuple[int, ...] = SIZES, do_http: bo
         save()
 
     if do_http:  # the targets are set at 7,800 entries: the synthetic corpus of that size
+        log.warning("bench: HTTP load test, 1 and 2 workers")
         synth_index = work / "index-7800"
         env = {"QA_CORPUS_DIR": str(synth_7800), "QA_INDEX_DIR": str(synth_index),
                "QA_RATE_LIMIT_PER_MINUTE": "0", "QA_LOG_FORMAT": "json",
