@@ -195,6 +195,16 @@ def start_server(env_overrides: dict[str, str], log_path: Path, ready_within: fl
     raise QAError(f"qa serve not ready in {ready_within:.0f} s; see {log_path}")
 
 
+def stop_server(server: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Stop a server from ``start_server``: SIGTERM (it finishes in-flight requests), then SIGKILL."""
+    server.terminate()
+    try:
+        server.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
 def soak(seconds: float, concurrency: int, url: str | None = None, pid: int | None = None,
          work_dir: Path | None = None, workers: int = 1, warmup: float = 0.0) -> SoakResult:
     """Run the soak test; with no ``url``, against a ``qa serve`` started (and stopped) here.
@@ -221,11 +231,7 @@ def soak(seconds: float, concurrency: int, url: str | None = None, pid: int | No
         result.workers = workers
         return result
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
 
 
 def summary(result: SoakResult) -> str:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qa.soak import start_server
+from qa.soak import start_server, stop_server
 
 
 def qa_build(corpus: Path, index: Path, env: dict[str, str] | None = None) -> tuple[float, dict[str, Any]]:
@@ -68,8 +68,7 @@ def build_figures(corpus: Path, work: Path) -> dict[str, Any]:
     server, _ = start_server({"QA_CORPUS_DIR": str(copy), "QA_INDEX_DIR": str(index), "QA_RATE_LIMIT_PER_MINUTE": "0",
                               "QA_DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}"}, work / "serve.log")
     startup = time.perf_counter() - started
-    server.terminate()
-    server.wait(timeout=30)
+    stop_server(server)
     return {
         "entries": manifest["entries"], "phrasings": manifest["vectors"], "index_type": manifest["index_type"],
         "cold_build_s": round(cold, 1), "texts_embedded": texts, "build_texts_per_s": round(texts / cold, 1),

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from qa.config import Settings
 from qa.errors import QAError
-from qa.soak import child_pids, rss_mb, start_server
+from qa.soak import child_pids, rss_mb, start_server, stop_server
 from qa.text import question_problem
 
 LUA = """
@@ -155,8 +155,4 @@ def load_test(env: dict[str, str], questions: list[str], work: Path, workers: in
                 runs[f"c{concurrency}"] = {"concurrency": concurrency, **run}
         return {"workers": workers, "ready_s": round(ready, 1), "peak_rss_mb": round(memory.peak, 1), "runs": runs}
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)

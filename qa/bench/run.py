@@ -28,7 +28,7 @@ from qa.encoder import load_encoder
 from qa.evaluation.goldset import GoldQuery, load_gold
 from qa.index import LoadedIndex, is_up_to_date
 from qa.search import Searcher
-from qa.soak import rss_mb, start_server
+from qa.soak import rss_mb, start_server, stop_server
 from qa.synth import write_synthetic_corpus
 
 log = logging.getLogger(__name__)
@@ -126,8 +126,7 @@ def server_memory(settings: Settings, corpus: Path, index: Path, queries: list[G
                 client.get("/v1/search", params={"q": query.query or "社保", "k": 5})
         return {"startup_to_ready_s": round(ready, 1), "rss_mb": round(rss_mb(server.pid), 1)}
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        stop_server(server, timeout=60)
 
 
 def bench(out_dir: Path, work: Path, sizes: tuple[int, ...] = SIZES, do_http: bool = True, do_txtai: bool = True,
