@@ -1,14 +1,13 @@
 """The dense channel's FAISS index, chosen by size.
 
-Up to ``exact_max_vectors`` phrasings the index is exact (``IndexFlatIP``): one query reads
-every vector, which on these machines costs about 0.17 ms per 1,000 vectors on one thread
-(2.6 ms for the bundled corpus's 15,150, 6 ms for 34,000). Above 20,000 (about 4,000
-entries) the approximate index is cheaper, and ``qa bench`` measured no loss of Recall@5 at
-7,800 entries.
-Above it, an inverted file with 8-bit scalar quantisation (``IVF<n>,SQ8``): the vectors are
-clustered into ``n ≈ 4·√N`` lists (fewer for small N) at build time and a query reads only the ``nprobe`` lists
-nearest to it, a quarter of the memory of float vectors. ``qa bench`` measures both at the
-synthetic sizes and the recall the approximate index gives up (docs/SCALING.md).
+Up to ``exact_max_vectors`` phrasings (20,000 by default, about 4,000 entries) the index is
+exact (``IndexFlatIP``): one query reads every vector, about 0.17 ms per 1,000 vectors on one
+thread here (2.6 ms for the bundled corpus's 15,150, 6 ms for 34,000). Above it, an inverted
+file with 8-bit scalar quantisation (``IVF<n>,SQ8``): the vectors are clustered into
+``n ≈ 4·√N`` lists (fewer for small N) at build time, a query reads only the ``nprobe`` lists
+nearest to it, and the vectors take a quarter of the memory. ``qa bench`` measures both at the
+synthetic sizes and the Recall@5 the approximate index gives up (none at 7,800 entries; see
+docs/SCALING.md).
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ def build_dense(vectors: np.ndarray, exact_max_vectors: int, seed: int = 1234,
     reused = _trained_like(previous, n, dim)
     if reused is not None:
         reused.add(vectors)
-        return reused, f"IVF{reused.nlist},SQ8"
+        return reused, index_type(reused)
     # About 4·√N lists (a power of two), but at least 39 training vectors per list, as k-means needs.
     lists = 1 << max(2, min(round(math.log2(4 * math.sqrt(n))), int(math.log2(max(n // 39, 4)))))
     quantizer = faiss.IndexFlatIP(dim)
@@ -55,7 +54,15 @@ def build_dense(vectors: np.ndarray, exact_max_vectors: int, seed: int = 1234,
     index.cp.niter = 10  # of k-means's 25 by default: the bench measured no recall lost, and 2 s less per build
     index.train(np.ascontiguousarray(vectors[np.sort(rows)]))
     index.add(vectors)
-    return index, f"IVF{lists},SQ8"
+    return index, index_type(index)
+
+
+def index_type(index: Any) -> str:
+    """The name a build's manifest gives its dense index: ``IndexFlatIP`` or ``IVF<lists>,SQ8``."""
+    import faiss
+
+    ivf = faiss.try_extract_index_ivf(index)
+    return EXACT if ivf is None else f"IVF{ivf.nlist},SQ8"
 
 
 def _trained_like(previous: Path | None, n: int, dim: int) -> Any:

@@ -28,6 +28,12 @@ def qa_build(corpus: Path, index: Path, env: dict[str, str] | None = None) -> tu
     return seconds, manifest
 
 
+def serve_env(corpus: Path, index: Path, work: Path) -> dict[str, str]:
+    """``qa serve`` settings for a benchmark: this corpus and index, no rate limits, a throw-away database."""
+    return {"QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(index), "QA_RATE_LIMIT_PER_MINUTE": "0",
+            "QA_DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}"}
+
+
 def folder_mb(folder: Path) -> float:
     return round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20, 1)
 
@@ -65,8 +71,7 @@ def build_figures(corpus: Path, work: Path) -> dict[str, Any]:
     load_index(index, manifest["model"], copy)
     load = time.perf_counter() - started
     started = time.perf_counter()
-    server, _ = start_server({"QA_CORPUS_DIR": str(copy), "QA_INDEX_DIR": str(index), "QA_RATE_LIMIT_PER_MINUTE": "0",
-                              "QA_DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}"}, work / "serve.log")
+    server, _ = start_server(serve_env(copy, index, work), work / "serve.log")
     startup = time.perf_counter() - started
     stop_server(server)
     return {

@@ -12,7 +12,6 @@ from qa.encoder import Encoder
 from qa.evaluation.goldset import GoldQuery
 from qa.index import load_index
 from qa.search import Searcher
-from qa.soak import rss_mb
 
 
 def searcher_for(index_dir: Path, encoder: Encoder, settings: Settings) -> Searcher:
@@ -22,7 +21,6 @@ def searcher_for(index_dir: Path, encoder: Encoder, settings: Settings) -> Searc
 
 def search_figures(searcher: Searcher, queries: list[GoldQuery], with_floor: bool = True) -> dict[str, Any]:
     """Latency (ms, and as a multiple of the floor measured alongside) and quality of ``Searcher.search``."""
-    import os
 
     def rank(text: str) -> list[str]:
         return [hit.id for hit in searcher.search(text, k=10).hits]
@@ -30,7 +28,6 @@ def search_figures(searcher: Searcher, queries: list[GoldQuery], with_floor: boo
     figures: dict[str, Any] = {
         "entries": len(searcher.index.entries), "phrasings": int(searcher.index.dense.ntotal),
         "index_type": searcher.index.manifest.index_type, **measure(queries, rank),
-        "process_rss_mb": round(rss_mb(os.getpid()), 1),
     }
     if with_floor:
         texts = [q.query for q in queries]

@@ -23,7 +23,7 @@ import numpy as np
 from qa.bench import builds, http, inprocess, peers
 from qa.bench.report import markdown
 from qa.config import REPO_ROOT, Settings
-from qa.dense import EXACT, build_dense, prepare
+from qa.dense import EXACT, build_dense, index_type, prepare
 from qa.encoder import load_encoder
 from qa.evaluation.goldset import GoldQuery, load_gold
 from qa.index import LoadedIndex, is_up_to_date
@@ -68,7 +68,7 @@ def cached_vectors(index: LoadedIndex, model: str, chunk: int = 200_000) -> Iter
     from qa.build_cache import EmbeddingCache
     from qa.text import normalise
 
-    texts = [normalise(t) for e in index.entries for t in (e["question"], *e["alternates"])]
+    texts = [normalise(t) for t in peers.phrasings(index)[0]]
     cache = EmbeddingCache(index.folder.parent.parent / "cache", model)
     for start in range(0, len(texts), chunk):
         yield cache.vectors(texts[start:start + chunk])
@@ -86,8 +86,8 @@ def twin(searcher: Searcher, exact: bool) -> Searcher:
     else:
         dense, _ = build_dense(np.concatenate(list(chunks)), exact_max_vectors=0)
     dense = prepare(dense, searcher.settings.nprobe)
-    kind = EXACT if exact else f"IVF{dense.nlist},SQ8"
-    index = replace(searcher.index, dense=dense, manifest=replace(searcher.index.manifest, index_type=kind))
+    manifest = replace(searcher.index.manifest, index_type=index_type(dense))
+    index = replace(searcher.index, dense=dense, manifest=manifest)
     return Searcher(index, searcher.encoder, searcher.settings)
 
 
@@ -115,10 +115,7 @@ def server_memory(settings: Settings, corpus: Path, index: Path, queries: list[G
 
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    server, base = start_server({"QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(index),
-                                 "QA_RATE_LIMIT_PER_MINUTE": "0",
-                                 "QA_DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}"}, work / "serve.log",
-                                ready_within=900)
+    server, base = start_server(builds.serve_env(corpus, index, work), work / "serve.log", ready_within=900)
     ready = time.perf_counter() - started
     try:
         with httpx.Client(base_url=base, timeout=60) as client:
@@ -179,9 +176,7 @@ def bench(out_dir: Path, work: Path, sizes: tuple[int, ...] = SIZES, do_http: bo
     if do_http:  # the targets are set at 7,800 entries: the synthetic corpus of that size
         log.warning("bench: HTTP load test, 1 and 2 workers")
         synth_index = work / "index-7800"
-        env = {"QA_CORPUS_DIR": str(synth_7800), "QA_INDEX_DIR": str(synth_index),
-               "QA_RATE_LIMIT_PER_MINUTE": "0", "QA_LOG_FORMAT": "json",
-               "QA_DATABASE_URL": f"sqlite:///{work / 'http' / 'bench.sqlite3'}"}
+        env = {**builds.serve_env(synth_7800, synth_index, work / "http"), "QA_LOG_FORMAT": "json"}
         texts = [q.query for q in queries]
         results["http"] = [http.load_test(env, texts, work / "http", workers) for workers in (1, 2)]
     save()
