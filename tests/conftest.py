@@ -74,10 +74,8 @@ def client(settings: Settings, service: Service) -> Iterator[TestClient]:
         yield c
 
 
-@pytest.fixture
-def small_corpus(tmp_path: Path) -> Path:
-    """A copy of three categories of the bundled corpus, for tests that edit or break a corpus."""
-    root = tmp_path / "corpus"
+def copy_small_corpus(root: Path) -> Path:
+    """Three categories of the bundled corpus (公积金, 医保, 政府信息公开) copied to ``root``."""
     (root / "entries").mkdir(parents=True)
     shutil.copy(BUNDLED_CORPUS / "categories.jsonl", root)
     shutil.copy(BUNDLED_CORPUS / "policies.jsonl", root)
@@ -85,3 +83,15 @@ def small_corpus(tmp_path: Path) -> Path:
     for slug in ("gjj", "yibao", "xxgk"):
         shutil.copy(BUNDLED_CORPUS / "entries" / f"{slug}.jsonl", root / "entries")
     return root
+
+
+@pytest.fixture(scope="session")
+def make_small_corpus():  # type: ignore[no-untyped-def]
+    """``copy_small_corpus`` for fixtures of any scope."""
+    return copy_small_corpus
+
+
+@pytest.fixture
+def small_corpus(tmp_path: Path) -> Path:
+    """A copy of three categories of the bundled corpus, for tests that edit or break a corpus."""
+    return copy_small_corpus(tmp_path / "corpus")

