@@ -4,7 +4,8 @@ Layout::
 
     index/CURRENT                 name of the build in use (replaced atomically)
     index/builds/<name>/          manifest.json, dense.faiss, phrasings.npy, bm25/, entries.jsonl,
-                                  policies.json (with the entries citing each), packs.json
+                                  policies.json (with the entries citing each), packs.json, dict/,
+                                  spelling.json (corpus words' syllables, for corrections)
     index/cache/                  embeddings and tokens of the last build's texts, so a rebuild
                                   after a small edit embeds and tokenises only what changed
 
@@ -44,6 +45,8 @@ from qa.dense import EXACT, EXACT_MAX_VECTORS, NPROBE, build_dense, prepare
 from qa.encoder import DEFAULT_MODEL, single_threaded
 from qa.errors import CorpusInvalid, IndexCorrupt, IndexMismatch, IndexMissing
 from qa.lexical import LexicalIndex
+from qa.spelling import FILE as SPELLING
+from qa.spelling import Speller, write_spelling
 from qa.text import Tokenizer, Vocabulary, normalise
 
 if TYPE_CHECKING:
@@ -52,9 +55,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when the files or the tokenisation change: older builds are then rebuilt, not misread.
-INDEX_FORMAT = 5
+INDEX_FORMAT = 6
 FILES = ("manifest.json", "dense.faiss", "phrasings.npy", "answers.npy", "entries.jsonl", "categories.json",
-         "policies.json", "packs.json", "bm25/idf.json", "bm25_answers/idf.json")
+         "policies.json", "packs.json", "bm25/idf.json", "bm25_answers/idf.json", SPELLING)
 KEEP_BUILDS = 3
 
 
@@ -278,6 +281,7 @@ def build_index(
     lexical.save(tmp / "bm25")
     np.save(tmp / "answers.npy", answer_vectors, allow_pickle=False)
     answer_lexical.save(tmp / "bm25_answers")
+    write_spelling(tmp, lexical.idf, lexical.n_docs, tokenizer.vocabulary, previous=last)
     with (tmp / "entries.jsonl").open("w", encoding="utf-8") as out:
         for entry in entries:
             out.write(json.dumps(entry_document(entry, corpus), ensure_ascii=False) + "\n")
@@ -321,6 +325,7 @@ class LoadedIndex:
     tokenizer: Tokenizer
     policies: dict[str, dict[str, Any]]  # id -> policy with "cited_by" entry ids
     packs: list[dict[str, Any]]
+    speller: Speller
 
     @property
     def by_id(self) -> dict[str, dict[str, Any]]:
@@ -371,6 +376,7 @@ def load_index(index_dir: Path, model: str, corpus_dir: Path | None = None, npro
         categories = json.loads((folder / "categories.json").read_text(encoding="utf-8"))
         policies = {p["id"]: p for p in json.loads((folder / "policies.json").read_text(encoding="utf-8"))}
         packs = json.loads((folder / "packs.json").read_text(encoding="utf-8"))
+        speller = Speller.load(folder)
     except Exception as exc:  # faiss/numpy/json each raise their own types for a damaged file
         raise IndexCorrupt(f"index {folder} is damaged ({type(exc).__name__}: {exc}): run `qa build`") from exc
     counts = (dense.ntotal, len(owners), lexical.n_docs, manifest.vectors)
@@ -380,4 +386,4 @@ def load_index(index_dir: Path, model: str, corpus_dir: Path | None = None, npro
                            f"{manifest.entries}): run `qa build`")
     tokenizer = Tokenizer(Vocabulary.load(folder / "dict"))
     return LoadedIndex(folder, manifest, dense, owners, lexical, answer_vectors, answer_lexical, entries, categories,
-                       tokenizer, policies, packs)
+                       tokenizer, policies, packs, speller)

@@ -117,6 +117,11 @@ class LexicalIndex:
         return cls(retriever, meta["idf"], int(meta["n_docs"]))
 
     @property
+    def idf(self) -> dict[str, float]:
+        """Each token's idf (rarer tokens higher)."""
+        return self._idf
+
+    @property
     def n_docs(self) -> int:
         return self._n_docs
 
