@@ -113,11 +113,25 @@ def cmd_ask(args: argparse.Namespace) -> int:
         question = check_question(args.question, settings.max_query_chars)
     except BadQuery as exc:
         raise QAError(exc.message) from None
-    result = _searcher(settings).search(question, args.k)
+    from qa.understand import understand
+
+    taken = understand(_searcher(settings), question, args.k)
+    result = taken.result
     if args.json:
-        _out(json.dumps(result.body(), ensure_ascii=False, indent=2))
+        body = result.body()
+        body["corrected"] = taken.corrected
+        body["clarify"] = None if taken.clarify is None else {
+            "question": taken.clarify.question, "options": [{"id": h.id, "question": h.question}
+                                                            for h in taken.clarify.options]}
+        _out(json.dumps(body, ensure_ascii=False, indent=2))
         return 0
-    if result.answered:
+    if taken.corrected:
+        _out(f"您是不是要找：{taken.corrected}\n")
+    if taken.clarify is not None:
+        _out(taken.clarify.question)
+        for hit in taken.clarify.options:
+            _out(f"  · {hit.question}  ({hit.id})")
+    elif result.answered:
         top = result.hits[0]
         _out(f"【{top.question}】\n{top.answer}\n")
         for source in top.sources:
@@ -183,9 +197,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     _out(f"{summary['queries']} queries ({summary['in_scope']} in scope, {summary['out_of_scope']} out of scope), "
          f"threshold {summary['threshold']}")
     for key in ("hit@1", "recall@3", "recall@5", "recall@10", "mrr@10", "ndcg@10", "oos_rejected",
-                "rejection_precision", "false_answer_rate", "coverage"):
+                "rejection_precision", "false_answer_rate", "coverage", "clarified_ambiguous", "clarified_other"):
         _out(f"  {key:20s} {summary[key]:.4f}")
     _out(f"  {'latency p50/p95':20s} {summary['latency_ms_p50']} / {summary['latency_ms_p95']} ms")
+    _out(f"  {'style':16s} {'queries':>7s} {'hit@1':>6s} {'R@5':>6s} "
+         f"{'clarified':>9s} {'corrected':>9s} {'follow-up':>9s}")
+    for name, m in report["by_style"].items():
+        _out(f"  {name:16s} {m['queries']:7d} {m['hit@1']:6.3f} {m['recall@5']:6.3f} {m['clarified']:9.1%} "
+             f"{m['corrected']:9.1%} {m['followup']:9.1%}")
     for name, m in report["ablation"].items():
         _out(f"  ablation {name:8s} hit@1 {m['hit@1']:.4f}  recall@5 {m['recall@5']:.4f}  mrr@10 {m['mrr@10']:.4f}")
     _out("reports: " + ", ".join(str(p) for p in paths))

@@ -38,6 +38,20 @@ class Settings(BaseSettings):
     agreement_min_dense: float = Field(default=0.7, ge=0.0, le=1.0, description="no bonus for a weak dense match")
     answer_threshold: float = Field(default=0.43, ge=0.0, le=2.0, description="fused score needed to answer")
     candidates: int = Field(default=50, ge=1, le=1000, description="phrasings taken from each channel before fusion")
+    # Understanding (qa/understand.py), tuned with `qa eval` on the gold set's typo, pinyin,
+    # follow-up and ambiguous styles (see the README's "What the assistant understands").
+    correction_gain: float = Field(
+        default=0.02, ge=0.0, le=1.0, description="how much more confident a spelling correction must make the "
+        "search before it is used (and shown as 您是不是要找)"
+    )
+    clarify_margin: float = Field(
+        default=0.15, ge=0.0, le=1.0, description="a runner-up this close to the first entry that fits the question "
+        "as well but narrows it differently makes /v1/ask ask which one is meant (qa/understand.py); 0 never asks"
+    )
+    session_ttl_seconds: int = Field(default=1800, ge=1, description="a conversation's last question is "
+                                     "forgotten after this long without a new one")
+    sessions_max: int = Field(default=100_000, ge=1, description="conversations remembered at once; the "
+                              "longest idle are forgotten first")
     exact_max_vectors: int = Field(
         default=EXACT_MAX_VECTORS, ge=0, description="phrasings up to which the dense index is exact; above, IVF-SQ8 "
         "(measured by `qa bench`, docs/SCALING.md)"

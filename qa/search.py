@@ -114,6 +114,8 @@ class Searcher:
         self.settings = settings
         self._owners = index.owners
         self._scopes: dict[tuple[str, ...], Scope] = {}
+        self._rows = {e["id"]: row for row, e in enumerate(index.entries)}
+        self._words: dict[tuple[str, bool], tuple[str, set[str]]] = {}
         self._lapses = {row: e["lapses_on"] for row, e in enumerate(index.entries) if e.get("lapses_on")}
 
     def category_names(self, wanted: list[str] | None) -> list[str] | None:
@@ -150,6 +152,27 @@ class Searcher:
             rows = np.flatnonzero(phrasings).astype(np.int64)
             self._scopes[key] = Scope(phrasings, faiss.IDSelectorBatch(rows))
         return self._scopes[key]
+
+    def entry_words(self, entry_id: str, question_only: bool = False) -> tuple[str, set[str]]:
+        """An entry's phrasings (or only its question) as one normalised text and as a set of words of
+        two characters or more (computed once per entry)."""
+        key = (entry_id, question_only)
+        found = self._words.get(key)
+        if found is None:
+            entry = self.entry(entry_id)
+            texts = [entry["question"]] if question_only else [entry["question"], *entry.get("alternates", [])]
+            normalised = [normalise(t) for t in texts]
+            words = {w for t in normalised for w in self.index.tokenizer.words(t) if len(w) >= 2}
+            found = self._words[key] = (" ".join(normalised), words)
+        return found
+
+    def same_answer(self, a: str, b: str, alike: float = 0.95) -> bool:
+        """True when two entries answer alike (their answers' vectors nearly the same)."""
+        rows = self._rows
+        if a not in rows or b not in rows:
+            return False
+        vectors = self.index.answer_vectors
+        return float(vectors[rows[a]] @ vectors[rows[b]]) >= alike
 
     def entry(self, entry_id: str) -> dict[str, Any]:
         try:
@@ -251,6 +274,17 @@ class Searcher:
             today = date.today().isoformat()
             fused = {e: s for e, s in fused.items() if self._lapses.get(e, "9999") >= today}
         return sorted(fused.items(), key=lambda item: item[1], reverse=True)
+
+    def pick(self, entry_id: str, question: str, k: int = 5) -> SearchResult:
+        """The answer a resident picked (an option of a clarifying question): that entry first and
+        answered, then the entries closest to it. Raises ``EntryNotFound`` for an unknown id."""
+        entry = self.entry(entry_id)
+        near = self.search(entry["question"], k + 1)
+        chosen = next((h for h in near.hits if h.id == entry_id), None) or Hit(
+            id=entry["id"], question=entry["question"], answer=entry["answer"], score=1.0,
+            category=entry["category"], sources=_sources(entry))
+        hits = [chosen, *[h for h in near.hits if h.id != entry_id]][:k]
+        return SearchResult(query=question, answered=True, hits=hits, took_ms=near.took_ms)
 
     def search(self, question: str, k: int = 5, categories: list[str] | None = None) -> SearchResult:
         """Best ``k`` entries for a question, best first, and whether the best one answers it.

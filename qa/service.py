@@ -16,6 +16,8 @@ from qa.index import current_build, load_index
 from qa.metrics import Metrics
 from qa.search import Searcher, SearchResult
 from qa.store import Feedback, Store, StoreUnavailable
+from qa.text import normalise
+from qa.understand import Understanding, understand
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +44,44 @@ class Service:
         With 16 searches in flight on 2 cores each took 28 ms of CPU; two at a time, 20 ms, and
         the process answered 41 → 63 requests/s (`qa soak --seconds 15 --concurrency 16`).
         """
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(searcher.search, question, k, categories,
+                                              limiter=self._limiter_for_loop())
+
+    def understand(self, searcher: Searcher, question: str, k: int, categories: list[str] | None,
+                   session_id: str | None = None, entry_id: str | None = None) -> Understanding:
+        """One conversational turn: read the question with the session's last one (a follow-up),
+        or answer ``entry_id`` when the resident picked it from a clarifying question; then keep
+        what the question was understood as for the session's next turn."""
+        settings = self.settings
+        if entry_id is not None:
+            taken = Understanding(result=searcher.pick(entry_id, question, k), searched=question)
+        else:
+            previous = self.store.last_question(session_id, settings.session_ttl_seconds) if session_id else None
+            taken = understand(searcher, question, k, categories, previous)
+        if session_id:
+            self.store.remember_question(session_id, normalise(taken.searched), settings.session_ttl_seconds,
+                                         settings.sessions_max)
+        return taken
+
+    async def ask(self, searcher: Searcher, question: str, k: int, categories: list[str] | None,
+                  session_id: str | None = None, entry_id: str | None = None) -> Understanding:
+        """``understand`` in a worker thread, within the same ``search_concurrency`` slots as ``search``."""
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(self.understand, searcher, question, k, categories, session_id,
+                                              entry_id, limiter=self._limiter_for_loop())
+
+    def _limiter_for_loop(self) -> Any:
         import asyncio
 
-        import anyio.to_thread
+        import anyio
 
         loop = asyncio.get_running_loop()
         if self._limiter is None or self._limiter[0] is not loop:  # a limiter belongs to one event loop
             self._limiter = (loop, anyio.CapacityLimiter(self._search_slots))
-        return await anyio.to_thread.run_sync(searcher.search, question, k, categories, limiter=self._limiter[1])
+        return self._limiter[1]
 
     def _searcher_for_current_build(self) -> Searcher:
         index = load_index(self.settings.index_dir, self.settings.model, self.settings.corpus_dir,

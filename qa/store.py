@@ -5,7 +5,8 @@ PostgreSQL when several instances share it. Each write is committed before the r
 goes out; SQLite runs in WAL mode so a killed server loses nothing it acknowledged.
 
 Only the question text (normalised), whether it was answered and by which entry, the verdict,
-an opaque session id and the time are kept: no IP address, no user identity.
+an opaque session id and the time are kept: no IP address, no user identity. A conversation's
+last question is kept for follow-ups until it has been idle ``QA_SESSION_TTL_SECONDS``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    func,
     insert,
     select,
 )
@@ -66,7 +68,19 @@ queries = Table(
     Column("channel", String(16), nullable=False),
 )
 
+# A conversation's last question, so a follow-up (那企业呢？) can be read with it: one row per
+# session, replaced each turn, forgotten after ``session_ttl_seconds`` idle; at most
+# ``sessions_max`` rows (the longest idle go first). In the database, so every worker and replica
+# sees the same conversation.
+sessions = Table(
+    "sessions", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("question", Text, nullable=False),  # the last question as understood (after any follow-up reading)
+)
+
 CHANNELS = ("chat", "widget", "api")
+PRUNE_EVERY = 100  # turns between sweeps of expired and surplus sessions
 
 
 class StoreUnavailable(QAError):
@@ -105,6 +119,7 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._ready = False
         self._create_lock = threading.Lock()
+        self._turns = 0
 
     def _unavailable(self, verb: str, exc: Exception) -> StoreUnavailable:
         url = self.engine.url.render_as_string(hide_password=True)
@@ -153,6 +168,55 @@ class Store:
             log.error("question not recorded: %s", exc)
             return False
         return True
+
+    def last_question(self, session_id: str, ttl_seconds: int) -> str | None:
+        """The session's last question if it was asked within ``ttl_seconds``; None otherwise or when
+        the database cannot be read (a follow-up is then read on its own, never an error)."""
+        try:
+            self._ensure_tables()
+            with self.engine.connect() as conn:
+                row = conn.execute(select(sessions.c.question, sessions.c.updated_at)
+                                   .where(sessions.c.id == session_id)).first()
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("session not read: %s", self._unavailable("read", exc))
+            return None
+        if row is None:
+            return None
+        updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
+        return str(row.question) if (datetime.now(UTC) - updated).total_seconds() <= ttl_seconds else None
+
+    def remember_question(self, session_id: str, question: str, ttl_seconds: int, max_sessions: int) -> bool:
+        """Keep ``question`` as the session's last; every ``PRUNE_EVERY`` turns forget expired sessions
+        and the longest idle beyond ``max_sessions``. False (logged) when it could not be written."""
+        now = datetime.now(UTC)
+        try:
+            self._ensure_tables()
+            with self.engine.begin() as conn:
+                conn.execute(sessions.delete().where(sessions.c.id == session_id))
+                conn.execute(insert(sessions).values(id=session_id, updated_at=now, question=question))
+            with self._create_lock:
+                self._turns += 1
+                sweep = self._turns % PRUNE_EVERY == 0 or max_sessions <= PRUNE_EVERY
+            if sweep:
+                self.prune_sessions(ttl_seconds, max_sessions)
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("session not kept: %s", self._unavailable("write to", exc))
+            return False
+        return True
+
+    def prune_sessions(self, ttl_seconds: int, max_sessions: int) -> None:
+        """Forget sessions idle longer than ``ttl_seconds``, then the longest idle beyond ``max_sessions``."""
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            conn.execute(sessions.delete().where(sessions.c.updated_at < now - timedelta(seconds=ttl_seconds)))
+            keep = select(sessions.c.id).order_by(sessions.c.updated_at.desc()).limit(max_sessions)
+            conn.execute(sessions.delete().where(sessions.c.id.not_in(keep.scalar_subquery())))
+
+    def session_count(self) -> int:
+        """How many sessions are remembered (expired ones included until the next sweep)."""
+        self._ensure_tables()
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(sessions)).scalar_one())
 
     def _rows(self, table: Table, since: datetime | None, limit: int | None, *where: Any) -> list[dict[str, Any]]:
         try:

@@ -133,12 +133,12 @@ def test_ask_bad_input_gets_a_clear_4xx(client: TestClient) -> None:
 
 
 def test_feedback_is_stored_with_query_and_entry(client: TestClient, settings: Settings) -> None:
-    answer = client.post("/v1/ask", json={"question": "失业金怎么领"}).json()["answer"]
-    response = client.post("/v1/feedback", json={"query": "失业金怎么领", "entry_id": answer["id"], "helpful": False,
-                                                 "session_id": "abc"})
+    answer = client.post("/v1/ask", json={"question": "失业保险金怎么申请"}).json()["answer"]
+    response = client.post("/v1/feedback", json={"query": "失业保险金怎么申请", "entry_id": answer["id"],
+                                                 "helpful": False, "session_id": "abc"})
     assert response.status_code == 201 and response.json()["recorded"] is True
     row = next(r for r in Store(settings.database_url).feedback_rows() if r["id"] == response.json()["id"])
-    assert (row["query"], row["entry_id"], row["helpful"]) == ("失业金怎么领", answer["id"], False)
+    assert (row["query"], row["entry_id"], row["helpful"]) == ("失业保险金怎么申请", answer["id"], False)
     assert row["session_id"] == "abc"
     unknown = client.post("/v1/feedback", json={"query": "失业金", "entry_id": "no-such", "helpful": True})
     assert unknown.status_code == 404

@@ -203,8 +203,8 @@ def test_chat_answer_card_has_working_source_links_and_chips(page: Any, live: Li
     _open_chat(page, live)
     assert page.get_by_text("租房可以提取住房公积金吗？").first.is_visible()  # example questions on first load
     assert page.locator("#qa-packs button").count() >= 6  # policy packs offered on first load
-    expected = live.api("POST", "/v1/ask", json={"question": "失业了怎么领失业金"})
-    card = _ask_in_chat(page, "失业了怎么领失业金", ".qa-answered")
+    expected = live.api("POST", "/v1/ask", json={"question": "失业保险金怎么申请"})
+    card = _ask_in_chat(page, "失业保险金怎么申请", ".qa-answered")
     assert expected["answer"]["question"] in card.locator(".qa-matched").inner_text()
     assert card.locator(".qa-text").inner_text().strip() == expected["answer"]["text"]
     source = expected["answer"]["sources"][0]
@@ -222,6 +222,24 @@ def test_chat_answer_card_has_working_source_links_and_chips(page: Any, live: Li
     second = page.locator("#qa-chat .qa-answered").nth(1)
     assert chip in second.locator(".qa-matched").inner_text()
     _shot(page, "chat-answer.png")
+
+
+def test_chat_asks_which_one_is_meant_and_answers_the_pick(page: Any, live: Live) -> None:
+    _open_chat(page, live)
+    expected = live.api("POST", "/v1/ask", json={"question": "养老金能领多少"})["clarify"]
+    assert expected is not None, "养老金能领多少 fits 职工 and 城乡居民 entries alike"
+    card = _ask_in_chat(page, "养老金能领多少", ".qa-clarify")
+    assert expected["question"] in card.inner_text()
+    assert page.locator("#qa-chat .qa-answered").count() == 0  # options, not a guess
+    _shot(page, "chat-clarify.png")
+    picked = expected["options"][1]
+    page.get_by_role("button", name=picked["question"], exact=True).first.click()
+    answer = page.locator("#qa-chat .qa-answered").first
+    answer.wait_for()
+    assert picked["question"] in answer.locator(".qa-matched").inner_text()
+    # A typo is answered, and the correction is shown.
+    _ask_in_chat(page, "租房体取公基金要带哪些资料", ".qa-answered")
+    assert "您是不是要找：租房提取公积金要带哪些资料" in page.locator("#qa-chat .qa-corrected").last.inner_text()
 
 
 def test_chat_answers_traditional_in_traditional(page: Any, live: Live) -> None:

@@ -30,18 +30,22 @@ def _qa(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_ask_json_prints_exactly_the_search_body(settings: Settings, built_index: Path, client: TestClient) -> None:
+def test_ask_json_prints_the_search_body_and_what_was_understood(settings: Settings, built_index: Path,
+                                                                 client: TestClient) -> None:
     run = _qa(settings, "ask", "怎么提取住房公积金", "--json", "--k", "3")
     assert run.returncode == 0, run.stderr
     body = json.loads(run.stdout)
     api = client.get("/v1/search", params={"q": "怎么提取住房公积金", "k": 3}).json()
-    assert set(body) == set(api)
+    assert set(body) == set(api) | {"corrected", "clarify"}
+    assert body["corrected"] is None
     assert body["answered"] is True
     assert [h["id"] for h in body["hits"]] == [h["id"] for h in api["hits"]]
     assert body["hits"][0]["sources"][0]["title"] and body["hits"][0]["sources"][0]["url"]
 
     weather = json.loads(_qa(settings, "ask", "今天天气怎么样", "--json").stdout)
     assert weather["answered"] is False
+    typo = json.loads(_qa(settings, "ask", "公积金带款利律现在多少", "--json").stdout)
+    assert typo["corrected"] == "公积金贷款利率现在多少"
 
 
 def test_rebuilding_an_unchanged_corpus_reuses_the_index(settings: Settings, built_index: Path) -> None:

@@ -10,13 +10,13 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from qa.text import to_simplified, to_traditional
+from qa.text import in_script, to_simplified
 
 STATUS_CLASS = {"现行有效": "ok", "已修订": "revised", "已废止": "repealed"}
 
 
 def _label(text: str, reply: dict[str, Any]) -> str:
-    return to_traditional(text) if reply["script"] == "traditional" else text
+    return in_script(text, reply.get("script_form") or reply["script"])
 
 
 def _paragraphs(text: str) -> str:
@@ -40,7 +40,17 @@ def reply_html(reply: dict[str, Any]) -> str:
     """The chat bubble for a reply: one line of HTML per block, no blank lines (the chat's
     Markdown renderer would otherwise split the block)."""
     parts: list[str] = []
-    if reply["answered"]:
+    understood = reply.get("understood") or {}
+    if understood.get("corrected"):
+        parts.append(f'<div class="qa-corrected">{_label("您是不是要找", reply)}：'
+                     f'<b>{escape(understood["corrected"])}</b></div>')
+    if understood.get("followup_of"):
+        parts.append(f'<div class="qa-followup">{_label("结合上一个问题，按这个意思回答", reply)}：'
+                     f'{escape(understood["searched"])}</div>')
+    if reply.get("clarify"):
+        parts.append('<div class="qa-card qa-clarify">')
+        parts.append(f'<div class="qa-text">{escape(reply["clarify"]["question"])}</div>')
+    elif reply["answered"]:
         answer = reply["answer"]
         parts.append('<div class="qa-card qa-answered">')
         parts.append(f'<div class="qa-matched">{_label("匹配问题", reply)}：{escape(answer["question"])}</div>')
@@ -63,5 +73,7 @@ def reply_html(reply: dict[str, Any]) -> str:
 
 
 def reply_options(reply: dict[str, Any]) -> list[dict[str, str]]:
-    """The related questions as clickable chips (they ask the question when clicked)."""
-    return [{"label": r["question"], "value": r["question"]} for r in reply["related"]]
+    """Clickable chips: a clarifying question's options, or the related questions (each asks its
+    question when clicked; the chat answers a clarifying option's entry directly)."""
+    items = reply["clarify"]["options"] if reply.get("clarify") else reply["related"]
+    return [{"label": r["question"], "value": r["question"]} for r in items]

@@ -1,7 +1,8 @@
 """The residents' chat: a Gradio app mounted at ``/`` of the service.
 
 It renders exactly what ``POST /v1/ask`` returns (``qa.reply.compose``): an answer card with
-its source policies, or an honest fallback with the closest questions and the 12345 hotline.
+its source policies, a clarifying question with its options as buttons, or an honest fallback
+with the closest questions and the 12345 hotline; a correction it used shows as "您是不是要找".
 Related questions are chips that ask themselves; 👍/👎 go to the feedback store; example
 questions, policy packs and category browsing are offered on first load.
 """
@@ -48,6 +49,7 @@ CSS = """
 .qa-repealed { background: #fde8e8; color: #a61b1b; }
 .qa-meta { font-size: 0.8em; color: #888; margin-top: 0.4em; }
 .qa-hotline { margin-top: 0.5em; font-weight: 600; }
+.qa-corrected, .qa-followup { font-size: 0.9em; color: #8a5a00; margin-bottom: 0.4em; }
 @media (max-width: 480px) {
   .gradio-container { padding: 4px !important; }
   #qa-header h1 { font-size: 1.2rem; }
@@ -65,8 +67,10 @@ class Chat:
     def __init__(self, service: Service) -> None:
         self.service = service
 
-    def answer(self, question: str, history: list[dict[str, Any]], state: dict[str, Any]) -> tuple[Any, ...]:
-        """Ask one question; append the question and the reply to the conversation."""
+    def answer(self, question: str, history: list[dict[str, Any]], state: dict[str, Any],
+               entry_id: str | None = None) -> tuple[Any, ...]:
+        """Ask one question (or answer the entry a clarifying option names); append the question and
+        the reply to the conversation. Follow-ups are read with the session's last question."""
         question = (question or "").strip()
         if not question:
             return "", history, state
@@ -76,10 +80,12 @@ class Chat:
             return "", [*history, {"role": "assistant", "content": escape(problem)}], state
         searcher = self.service.searcher
         assert searcher is not None
-        result = searcher.search(question, k=1 + RELATED)
-        self.service.note_query(result, "chat")
-        reply = compose(result, state["session"])
+        taken = self.service.understand(searcher, question, 1 + RELATED, None, state["session"], entry_id)
+        self.service.note_query(taken.result, "chat")
+        reply = compose(taken, state["session"])
         history.append({"role": "assistant", "content": reply_html(reply), "options": reply_options(reply)})
+        if reply["clarify"]:  # the options' buttons answer their entries, not a new search
+            state["picks"] = {o["question"]: o["id"] for o in reply["clarify"]["options"]}
         if reply["answered"]:
             state["turns"][str(len(history) - 1)] = {"query": question, "entry_id": reply["answer"]["id"]}
         return "", history, state
@@ -97,8 +103,9 @@ class Chat:
 
     def option(self, evt: gr.SelectData, history: list[dict[str, Any]], state: dict[str, Any]) -> tuple[Any, ...]:
         value = evt.value
-        text = value.get("text") or value.get("value") if isinstance(value, dict) else value
-        return self.answer(str(text or ""), history, state)
+        text = str((value.get("text") or value.get("value") if isinstance(value, dict) else value) or "")
+        picked = state.get("picks", {}).get(text)
+        return self.answer(text, history, state, entry_id=picked)
 
     def feedback(self, evt: gr.LikeData, state: dict[str, Any]) -> None:
         """👍/👎 on an answer card, stored with the question and the entry it answered with."""

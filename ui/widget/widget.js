@@ -53,6 +53,7 @@
     ".user { background: COLOR; color: #fff; margin-left: auto; }",
     ".bot { background: #fff; border: 1px solid #e3e3e3; }",
     ".matched { color: #666; font-size: 12px; margin-bottom: 4px; }",
+    ".hint { color: #8a5a00; font-size: 12px; margin-bottom: 4px; }",
     ".label { font-weight: 600; margin-top: 6px; }",
     ".sources { margin: 2px 0 0 16px; padding: 0; }",
     ".badge { font-size: 11px; padding: 0 4px; border-radius: 3px; background: #e6f4ea; color: #1e6b34; margin-left: 4px; }",
@@ -136,14 +137,15 @@
     return bubble;
   }
 
-  function chips(bubble, heading, related) {
+  function chips(bubble, heading, related, pick) {
     if (!related || !related.length) return;
-    bubble.appendChild(el("div", "label", heading));
+    if (heading) bubble.appendChild(el("div", "label", heading));
     var box = el("div", "chips");
     related.forEach(function (item) {
       var chip = el("button", "chip", item.question);
       chip.type = "button";
-      chip.addEventListener("click", function () { ask(item.question); });
+      // A clarifying question's option answers its entry; a related question is asked anew.
+      chip.addEventListener("click", function () { ask(item.question, pick ? item.id : null); });
       box.appendChild(chip);
     });
     bubble.appendChild(box);
@@ -166,7 +168,13 @@
 
   function render(reply) {
     var bubble = say("bot", null);
-    if (reply.answered && reply.answer) {
+    var understood = reply.understood || {};
+    if (understood.corrected) bubble.appendChild(el("div", "hint", "您是不是要找：" + understood.corrected));
+    if (understood.followup_of) bubble.appendChild(el("div", "hint", "结合上一个问题，按这个意思回答：" + understood.searched));
+    if (reply.clarify) {
+      bubble.appendChild(el("div", "text", reply.clarify.question));
+      chips(bubble, "", reply.clarify.options, true);
+    } else if (reply.answered && reply.answer) {
       var a = reply.answer;
       bubble.appendChild(el("div", "matched", "匹配问题：" + a.question));
       bubble.appendChild(el("div", "text", a.text));
@@ -217,7 +225,7 @@
   }
 
   var busy = false;
-  function ask(question) {
+  function ask(question, entryId) {
     question = (question || "").trim();
     if (!question || busy) return;
     busy = true;
@@ -226,6 +234,7 @@
     var waiting = say("bot", "正在查找…");
     var body = { question: question, session_id: session, channel: "widget" };
     if (categories.length) body.categories = categories;
+    if (entryId) body.entry_id = entryId;
     post("/v1/ask", body)
       .then(function (reply) { log.removeChild(waiting); render(reply); })
       .catch(function (error) {

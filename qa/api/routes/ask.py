@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from qa.api.deps import ApiKeyDep, SearcherDep, ServiceDep, scoped_categories
 from qa.api.routes.search import check_question
+from qa.errors import EntryNotFound
 from qa.reply import RELATED, compose
 
 router = APIRouter(prefix="/v1", tags=["chat"])
@@ -26,12 +27,22 @@ class AskRequest(BaseModel):
         default=None, max_length=30, description="only answer from these categories (names, slugs or name prefixes)"
     )
     channel: Literal["chat", "widget", "api"] = Field(default="api", description="which front end asks")
+    entry_id: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None, description="answer this entry: the option a resident picked from a clarifying question"
+    )
 
 
-@router.post("/ask", summary="Answer card (or fallback) for a question, in the asker's script")
+@router.post("/ask", summary="Answer card, clarifying question or fallback for a question, in the asker's script")
 async def ask(body: AskRequest, service: ServiceDep, searcher: SearcherDep, key: ApiKeyDep) -> dict[str, Any]:
+    """With a ``session_id`` a short follow-up (那企业呢？) is read with the session's last question
+    (kept server-side for ``QA_SESSION_TTL_SECONDS``)."""
     question = check_question(body.question, service.settings.max_query_chars, "question")
     categories = scoped_categories(searcher, body.categories, key)
-    result = await service.search(searcher, question, 1 + RELATED, categories)
-    await run_in_threadpool(service.note_query, result, body.channel)
-    return compose(result, body.session_id)
+    if body.entry_id is not None:
+        entry = searcher.entry(body.entry_id)  # 404 for an unknown id
+        names = searcher.category_names(categories)
+        if names and entry["category"] not in names:
+            raise EntryNotFound(f"no entry with id {body.entry_id!r} in this key's categories")
+    taken = await service.ask(searcher, question, 1 + RELATED, categories, body.session_id, body.entry_id)
+    await run_in_threadpool(service.note_query, taken.result, body.channel)
+    return compose(taken, body.session_id)
