@@ -1,7 +1,10 @@
 """The gold set: queries written the way people type, with the ids of the entries that answer them.
 
 Files are JSONL, one query per line: ``{"query", "ids": [...], "style"}``. An empty ``ids``
-marks an out-of-scope query whose right outcome is ``answered: false``. A gold query must
+marks an out-of-scope query whose right outcome is ``answered: false``. A ``followup`` query
+also has ``context``, the question asked just before it in the same conversation; an
+``ambiguous`` query lists every entry it could mean, and its right outcome is a clarifying
+question rather than an answer. A gold query must
 not copy an entry's phrasings (question or alternates): that would measure memory, not
 understanding, so near-copies fail the set.
 """
@@ -18,7 +21,8 @@ from qa.errors import QAError
 from qa.text import normalise
 
 IN_SCOPE_STYLES = (
-    "colloquial", "keywords", "typo", "abbreviation", "traditional", "pinyin", "long", "enterprise", "formal",
+    "colloquial", "keywords", "typo", "abbreviation", "traditional", "traditional_tw", "traditional_hk", "pinyin",
+    "long", "enterprise", "formal", "followup", "ambiguous",
 )
 OUT_OF_SCOPE_STYLES = ("chitchat", "off_topic", "gibberish", "injection")
 NEAR_COPY_JACCARD = 0.8
@@ -39,6 +43,7 @@ class GoldQuery:
     ids: tuple[str, ...]
     style: str
     where: str
+    context: str = ""  # the previous question of a follow-up
 
     @property
     def in_scope(self) -> bool:
@@ -82,7 +87,14 @@ def load_gold(path: Path) -> list[GoldQuery]:
             allowed = IN_SCOPE_STYLES if ids else OUT_OF_SCOPE_STYLES
             if style not in allowed:
                 problems.append(f"{where}: style: {style!r} must be one of {', '.join(allowed)}")
-            queries.append(GoldQuery(query=query, ids=tuple(ids), style=str(style), where=where))
+            context = rec.get("context", "")
+            if (style == "followup") != bool(context) or not isinstance(context, str):
+                problems.append(f"{where}: context: a followup query needs the previous question as a string, "
+                                "and only a followup query has one")
+                continue
+            if style == "ambiguous" and len(ids) < 2:
+                problems.append(f"{where}: ids: an ambiguous query lists the two or more entries it could mean")
+            queries.append(GoldQuery(query=query, ids=tuple(ids), style=str(style), where=where, context=context))
     if problems:
         raise GoldSetInvalid.listing(problems)
     if not queries:

@@ -10,6 +10,7 @@ from typing import Any
 from qa.evaluation.goldset import GoldQuery
 from qa.evaluation.metrics import hit_at, ndcg_at, percentile, recall_at, reciprocal_rank
 from qa.search import Searcher
+from qa.understand import understand
 
 RECALL_KS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 SWEEP = [round(0.20 + 0.01 * i, 2) for i in range(81)]  # 0.20 .. 1.00
@@ -25,6 +26,9 @@ class Outcome:
     ranked: list[str]
     scores: list[float]
     ms: float = 0.0
+    clarified: bool = False  # a clarifying question was asked instead of answering
+    corrected: bool = False  # a spelling or pinyin correction was used
+    followup: bool = False  # read as continuing its context question
 
     @property
     def top_score(self) -> float:
@@ -56,12 +60,14 @@ def rejection_metrics(outcomes: list[Outcome], threshold: float) -> dict[str, fl
     - ``rejection_precision``: of all queries answered ``false``, the share that were out of scope
     - ``false_answer_rate``: in-scope queries answered with a wrong top entry
     - ``coverage``: in-scope queries answered with a right top entry
+
+    A query met with a clarifying question was not answered, rightly or wrongly.
     """
     inside = [o for o in outcomes if o.query.in_scope]
     outside = [o for o in outcomes if not o.query.in_scope]
     rejected_oos = sum(1 for o in outside if o.top_score < threshold)
     rejected_in = sum(1 for o in inside if o.top_score < threshold)
-    answered = [o for o in inside if o.top_score >= threshold]
+    answered = [o for o in inside if o.top_score >= threshold and not o.clarified]
     right = sum(1 for o in answered if o.ranked and o.ranked[0] in o.query.ids)
     return {
         "threshold": threshold,
@@ -73,14 +79,33 @@ def rejection_metrics(outcomes: list[Outcome], threshold: float) -> dict[str, fl
     }
 
 
+def understanding_metrics(outcomes: list[Outcome]) -> dict[str, float]:
+    """How often a clarifying question was asked: on the ambiguous queries (it should be) and on
+    the other in-scope ones (it should not be)."""
+    inside = [o for o in outcomes if o.query.in_scope]
+    ambiguous = [o for o in inside if o.query.style == "ambiguous"]
+    rest = [o for o in inside if o.query.style != "ambiguous"]
+
+    def rate(rows: list[Outcome]) -> float:
+        return round(sum(o.clarified for o in rows) / len(rows), 4) if rows else 0.0
+
+    return {"clarified_ambiguous": rate(ambiguous), "clarified_other": rate(rest)}
+
+
 def breakdown(outcomes: list[Outcome], key: Callable[[Outcome], str]) -> dict[str, dict[str, float]]:
     groups: dict[str, list[Outcome]] = {}
     for o in outcomes:
         if o.query.in_scope:
             groups.setdefault(key(o), []).append(o)
+
+    def share(rows: list[Outcome], flag: str) -> float:
+        return round(sum(getattr(o, flag) for o in rows) / len(rows), 4)
+
     return {
         name: {"queries": len(rows), **{k: v for k, v in ranking_metrics(rows).items()
-                                         if k in ("hit@1", "recall@5", "mrr@10")}}
+                                         if k in ("hit@1", "recall@5", "mrr@10")},
+               "clarified": share(rows, "clarified"), "corrected": share(rows, "corrected"),
+               "followup": share(rows, "followup")}
         for name, rows in sorted(groups.items())
     }
 
@@ -101,6 +126,7 @@ class EvalRun:
             "out_of_scope": sum(1 for o in hybrid if not o.query.in_scope),
             **ranking_metrics(hybrid),
             **rejection_metrics(hybrid, self.threshold),
+            **understanding_metrics(hybrid),
             "latency_ms_p50": round(percentile(latencies, 50), 2),
             "latency_ms_p95": round(percentile(latencies, 95), 2),
         }
@@ -108,21 +134,29 @@ class EvalRun:
 
 def run(searcher: Searcher, queries: list[GoldQuery], ablate: bool = False,
         progress: Callable[[], None] | None = None) -> EvalRun:
-    """Search every gold query once; rank the same channel scores for each variant."""
+    """Ask every gold query once as a resident would (``qa.understand``: corrections, its context
+    question for a follow-up, clarifying questions); the ablation variants rank the channel
+    scores of the question as typed."""
     variants = VARIANTS if ablate else ("hybrid",)
     result = EvalRun(outcomes={name: [] for name in variants}, threshold=searcher.settings.answer_threshold)
     ids = [e["id"] for e in searcher.index.entries]
     for query in queries:
         started = time.perf_counter()
-        channels = searcher.channels(query.query)
-        hybrid = searcher.rank(channels)
+        taken = understand(searcher, query.query, k=10, previous=query.context or None)
         ms = (time.perf_counter() - started) * 1000
-        for name in variants:
-            ranked = hybrid if name == "hybrid" else searcher.rank(channels, mode=name)
-            result.outcomes[name].append(Outcome(
-                query=query, ranked=[ids[e] for e, _ in ranked[:10]], scores=[s for _, s in ranked[:10]],
-                ms=ms if name == "hybrid" else 0.0,
-            ))
+        hits = taken.result.hits
+        result.outcomes["hybrid"].append(Outcome(
+            query=query, ranked=[h.id for h in hits], scores=[h.score for h in hits], ms=ms,
+            clarified=taken.clarify is not None, corrected=taken.corrected is not None,
+            followup=taken.followup_of is not None,
+        ))
+        if ablate:
+            channels = searcher.channels(query.query)
+            for name in variants[1:]:
+                ranked = searcher.rank(channels, mode=name)
+                result.outcomes[name].append(Outcome(
+                    query=query, ranked=[ids[e] for e, _ in ranked[:10]], scores=[s for _, s in ranked[:10]],
+                ))
         if progress:
             progress()
     return result
