@@ -11,8 +11,9 @@ means "申请公租房要带啥材料". Three readings are made here:
 - ``detail``: 材料, 多久, 在哪办, 收费吗 — the previous question's topic, without its question
   words, followed by the new question.
 
-Which reading is *used*, if any, is decided by ``qa.understand``: the most confident one, when
-it beats the question alone or the question plainly leans on the last one.
+Which reading is *used*, if any, is decided by ``qa.understand``: the most specific one unless
+another is clearly more confident, when it beats the question alone, the question plainly leans
+on the last one, or the question names no topic of its own.
 """
 
 from __future__ import annotations

@@ -275,11 +275,12 @@ class Searcher:
             fused = {e: s for e, s in fused.items() if self._lapses.get(e, "9999") >= today}
         return sorted(fused.items(), key=lambda item: item[1], reverse=True)
 
-    def pick(self, entry_id: str, question: str, k: int = 5) -> SearchResult:
+    def pick(self, entry_id: str, question: str, k: int = 5, categories: list[str] | None = None) -> SearchResult:
         """The answer a resident picked (an option of a clarifying question): that entry first and
-        answered, then the entries closest to it. Raises ``EntryNotFound`` for an unknown id."""
+        answered, then the entries closest to it (within ``categories``). Raises ``EntryNotFound``
+        for an unknown id."""
         entry = self.entry(entry_id)
-        near = self.search(entry["question"], k + 1)
+        near = self.search(entry["question"], k + 1, categories)
         chosen = next((h for h in near.hits if h.id == entry_id), None) or Hit(
             id=entry["id"], question=entry["question"], answer=entry["answer"], score=1.0,
             category=entry["category"], sources=_sources(entry))

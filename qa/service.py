@@ -56,7 +56,7 @@ class Service:
         what the question was understood as for the session's next turn."""
         settings = self.settings
         if entry_id is not None:
-            taken = Understanding(result=searcher.pick(entry_id, question, k), searched=question)
+            taken = Understanding(result=searcher.pick(entry_id, question, k, categories), searched=question)
         else:
             previous = self.store.last_question(session_id, settings.session_ttl_seconds) if session_id else None
             taken = understand(searcher, question, k, categories, previous)

@@ -4,8 +4,8 @@ Residents type on phones with pinyin keyboards, so most typos sound like the wor
 (公基金 for 公积金, 报消 for 报销, 社报 for 社保), and with the keyboard's Chinese mode off a
 question arrives as pinyin (``gongjijin tiqu``). Both are corrected here against the words
 the corpus itself uses (the build's ``spelling.json``: each word's syllables and how many
-phrasings use it), never against a general dictionary, so a correction always names something the corpus
-can answer. Whether a correction is *used* is decided by ``qa.understand``: only when it makes
+phrasings use it), never against a general dictionary, so a correction always names something
+the corpus can answer. Whether a correction is *used* is decided by ``qa.understand``: only when it makes
 the search more confident, and it is then shown ("您是不是要找：…").
 """
 
@@ -28,6 +28,8 @@ _HAN_WORD = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{1,6}$")
 # Characters residents type right: a window that needs one of them changed is no typo (怎么 stays
 # 怎么 and 不交 stays 不交, however a corpus word sounds).
 _FUNCTION_CHARS = set("的了吗呢吧啊么怎什哪谁我你他她不没别未无非")
+
+
 def corpus_words(tokens: Iterable[str]) -> list[str]:
     """The Chinese words among lexical tokens (not the ``#`` character grams or ``@`` syllables)."""
     return sorted({t for t in tokens if _HAN_WORD.match(t)})
@@ -49,6 +51,7 @@ def write_spelling(folder: Path, idf: dict[str, float], n_docs: int, vocabulary:
             known = {w: v[0] for w, v in json.loads((previous / FILE).read_text(encoding="utf-8")).items()}
         except (ValueError, KeyError, IndexError, TypeError):
             known = {}
+
     def df(token: str) -> int:  # idf = ln(1 + (n - df + 0.5) / (df + 0.5)), solved for df
         e = math.exp(idf[token])
         return max(1, round((n_docs + 0.5 - 0.5 * (e - 1)) / e))
@@ -93,11 +96,11 @@ class Speller:
         data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         return cls({w: (v[0], int(v[1])) for w, v in data.items()}, [w for w, v in data.items() if v[2]])
 
-
     def _sound_alike(self, window: str, tokenizer: Tokenizer) -> str | None:
-        """The commonest corpus word that sounds exactly like ``window``, shares a character with it in
-        place, is used by at least ``MIN_DF`` phrasings and changes none of the characters people
-        type right (怎, 么, 不 …)."""
+        """The commonest word that sounds exactly like ``window``, shares a character with it in place,
+        is a real word (of the corpus's dictionaries, or of jieba's and in two phrasings or more: not
+        one of jieba's guesses at new words) and changes none of the characters people type right
+        (怎, 么, 不 …)."""
         syllables = pinyin.of_chinese(window)
         if len(syllables) != len(window):
             return None

@@ -56,9 +56,12 @@ def to_simplified(text: str) -> str:
     not OpenCC's phrase tables, which rewrite mainland words too (文件→文档, 程序→进程).
     """
     han = "".join(_CJK.findall(text))
-    if han and _traditional_majority(han):
-        return str(_opencc("tw2s").convert(_opencc("hk2t").convert(text)))
-    return str(_opencc("t2s").convert(text))
+    return _from_traditional(text) if han and _traditional_majority(han) else str(_opencc("t2s").convert(text))
+
+
+def _from_traditional(text: str) -> str:
+    """Traditional text of any region to Simplified: Hong Kong variants, then Taiwan's table."""
+    return str(_opencc("tw2s").convert(_opencc("hk2t").convert(text)))
 
 
 def script_of(text: str) -> str:
@@ -72,7 +75,7 @@ def script_of(text: str) -> str:
     han = "".join(_CJK.findall(text))
     if not han or not _traditional_majority(han):
         return SIMPLIFIED
-    simplified = to_simplified(han)
+    simplified = _from_traditional(han)
     agree = {}
     for script in (TRADITIONAL, TAIWAN, HONG_KONG):
         written = _opencc(_REPLY[script]).convert(simplified)
