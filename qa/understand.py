@@ -6,9 +6,9 @@ the readings a resident may have meant, keeping one only when it finds a more co
 - a **correction** of sound-alike typos (医保异地报消 → 医保异地报销), or characters for a
   question typed in pinyin (gongjijin tiqu → 公积金提取): shown as "您是不是要找：…";
 - a **follow-up** of the ``previous`` question of the same conversation (那企业呢？ after
-  个人怎么交社保 → 企业怎么交社保): taken when it is more confident, when the question plainly
-  continues the last one (那…, …呢), or when it names no topic of its own (要带啥材料) and is
-  nearly as confident;
+  个人怎么交社保 → 企业怎么交社保): taken when the question plainly continues the last one
+  (那…, …呢), or names no topic of its own (要带啥材料) and the reading is about as confident as
+  the question alone; a question naming its own policy term (个税怎么交) stands on its own;
 
 and then asks a **clarifying question** instead of guessing when the question is less specific
 than the entries that fit it and two of them, about as good, narrow it differently (上学要交学费吗:
@@ -77,7 +77,7 @@ def topical(searcher: Searcher, question: str) -> bool:
     """True when the question names a topic of its own: a policy term of the corpus's dictionaries
     (居住证, 公租房, 护士执业注册), not only words every topic shares (材料, 多久, 网上能办吗)."""
     tokenizer = searcher.index.tokenizer
-    return any(word in tokenizer.terms for word in tokenizer.words(normalise(question)))
+    return any(w in tokenizer.terms and w not in QUESTION_WORDS for w in tokenizer.words(normalise(question)))
 
 
 def followup_readings(searcher: Searcher, previous: str, question: str) -> list[str]:
@@ -174,8 +174,8 @@ def understand(searcher: Searcher, question: str, k: int = 5, categories: list[s
         most = max(_top(r) for _, r in readings)
         text, other = next((t, r) for t, r in readings if _top(r) >= most - FOLLOWUP_SLACK)
         alone = _top(taken.result)
-        if followup.leans_on_previous(question) or _top(other) >= alone \
-                or (not topical(searcher, taken.searched) and _top(other) >= alone - FOLLOWUP_SLACK):
+        if followup.leans_on_previous(question) or \
+                (not topical(searcher, taken.searched) and _top(other) >= alone - FOLLOWUP_SLACK):
             taken = Understanding(result=other, searched=text, corrected=taken.corrected, followup_of=previous)
     taken.result = replace(taken.result, query=question, took_ms=took)
     taken.clarify = ask_which(searcher, taken.result, taken.searched)

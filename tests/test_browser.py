@@ -318,6 +318,17 @@ def test_widget_on_another_origin_answers_with_links_and_text_only(page: Any, li
     assert any(r["entry_id"] == expected["answer"]["id"] and r["helpful"] and r["channel"] == "widget"
                for r in Store(live.database_url).feedback_rows())
 
+    # A question with several readings gets them as chips; a chip answers its entry.
+    asked = {"question": "个税怎么交", "categories": ["企业开办", "税务"]}
+    clarify = live.api("POST", "/v1/ask", json=asked)["clarify"]
+    assert clarify is not None, "个税怎么交 fits several 税务 entries alike"
+    box.fill("个税怎么交")
+    box.press("Enter")
+    page.locator("[data-qa-widget] .bot .text", has_text=clarify["question"]).wait_for()
+    picked = clarify["options"][1]
+    page.locator("[data-qa-widget] .chip", has_text=picked["question"]).last.click()
+    page.locator("[data-qa-widget] .bot .matched", has_text=picked["question"]).wait_for()
+
     box.fill(XSS_QUESTION)
     box.press("Enter")
     page.wait_for_function(

@@ -103,6 +103,11 @@ def test_a_new_question_in_a_conversation_is_not_glued_to_the_last(searcher: Sea
     taken = understand(searcher, "社保卡丢了咋补办", previous="公积金租房怎么提取")
     assert taken.followup_of is None
     assert taken.result.hits[0].id == "shebao-0061"
+    # Short, but it names its own topic: read alone, not as 小规模纳税人… 个税怎么交.
+    assert understand(searcher, "个税怎么交", previous="小规模纳税人月销售额10万以下免增值税吗").followup_of is None
+    # No topic of its own: read with the last question.
+    detail = understand(searcher, "要带啥材料", previous="外地人在青岛怎么办居住证")
+    assert detail.followup_of is not None and detail.result.hits[0].id in {"huji-0001", "huji-0002"}
 
 
 def test_an_ambiguous_question_gets_a_clarifying_question(searcher: Searcher) -> None:
