@@ -94,4 +94,5 @@ def substitute(previous: str, span: str, question: str) -> str:
 
 def has_question_words(question: str) -> bool:
     """True when the follow-up asks something itself (多久, 怎么, 哪里 …) rather than naming a thing."""
-    return bool(_QUESTION_WORDS.search(core(question)) or re.search(r"(多久|能不能|可以|要不要|几)", core(question)))
+    said = core(question)
+    return bool(_QUESTION_WORDS.search(said) or re.search(r"(多久|能不能|可以|要不要|几)", said))

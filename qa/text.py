@@ -86,7 +86,8 @@ def script_of(text: str) -> str:
 
 def is_traditional(text: str) -> bool:
     """True when the text is written in Traditional characters (any region's forms)."""
-    return script_of(text) != SIMPLIFIED
+    han = "".join(_CJK.findall(text))
+    return bool(han) and _traditional_majority(han)
 
 
 def to_traditional(text: str) -> str:
