@@ -378,7 +378,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         _out(json.dumps(stats, ensure_ascii=False, indent=2))
         return 0
     _out(f"entries {stats['entries']} (published {stats['published']}), policies {stats['policies']}, "
-         f"categories {stats['categories']}")
+         f"categories {stats['categories']}, policy packs {stats['packs']}, case groups {stats['case_groups']}")
     _out(f"alternates per entry: min {stats['alternates_per_entry']['min']}, "
          f"mean {stats['alternates_per_entry']['mean']}")
     a = stats["answer_chars"]

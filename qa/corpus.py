@@ -8,6 +8,8 @@ Layout of a corpus folder::
     dict/userdict.txt         terms jieba must keep whole
     dict/synonyms.txt         synonym groups, canonical term first
     packs.jsonl               policy packs (专题政策包): curated entries for one group of people
+    cases.jsonl               everyday questions that several entries answer for different cases
+                              (养老金能领多少: 职工 or 城乡居民), with the words that say which case
     distinct_pairs.txt        entry pairs an editor reviewed as different questions despite
                               near-identical wording (``id id  # why``), exempt from the
                               near-duplicate check
@@ -38,6 +40,7 @@ LIFECYCLE = ("制定", "发布", "解读", "兑现", "评估")
 MIN_ANSWER_CHARS = 60
 MAX_ANSWER_CHARS = 400
 MIN_ALTERNATES = 3
+MAX_CASES = 6  # a clarifying question offers at most this many options
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -94,6 +97,24 @@ class Pack:
     entries: list[str]
 
 
+@dataclass(frozen=True)
+class Case:
+    """One entry of a case group and the words a resident types to mean it (转出, 转到外地)."""
+
+    entry: str
+    words: list[str]
+
+
+@dataclass(frozen=True)
+class CaseGroup:
+    """An everyday question (``ask``: 公积金转移怎么办) that its entries answer for different cases; a
+    resident who asks it naming none of the cases' words is asked which one is meant."""
+
+    id: str
+    ask: str
+    cases: list[Case]
+
+
 @dataclass
 class Corpus:
     root: Path
@@ -103,6 +124,7 @@ class Corpus:
     warnings: list[str] = field(default_factory=list)
     distinct_pairs: set[frozenset[str]] = field(default_factory=set)
     packs: list[Pack] = field(default_factory=list)
+    cases: list[CaseGroup] = field(default_factory=list)
 
     @property
     def published(self) -> list[Entry]:
@@ -122,7 +144,7 @@ def corpus_files(root: Path) -> list[Path]:
     files = [root / "categories.jsonl", root / "policies.jsonl"]
     files += sorted((root / "entries").glob("*.jsonl"))
     files += sorted((root / "dict").glob("*.txt"))
-    files += [root / "distinct_pairs.txt", root / "packs.jsonl"]
+    files += [root / "distinct_pairs.txt", root / "packs.jsonl", root / "cases.jsonl"]
     return [f for f in files if f.exists()]
 
 
@@ -370,7 +392,9 @@ def load_corpus(root: Path, require_policies: bool | None = None) -> Corpus:
     entries = _load_entries(root, categories, policies, problems, warnings, require_policies)
     _exact_duplicates(entries, problems.items)
     distinct = _load_distinct_pairs(root, {e.id for e in entries}, problems)
-    packs = _load_packs(root, {e.id for e in entries if e.status == "published"}, problems)
+    published = {e.id for e in entries if e.status == "published"}
+    packs = _load_packs(root, published, problems)
+    cases = _load_cases(root, published, problems)
     if problems.items:
         raise CorpusInvalid(problems.items)
     today = date.today().isoformat()
@@ -379,7 +403,7 @@ def load_corpus(root: Path, require_policies: bool | None = None) -> Corpus:
             warnings.append(f"{entry.id}: policy_ids: every source policy is 已废止 or past its expiry date; "
                             "the entry is left out of answers until it cites a policy in force (or retire it)")
     return Corpus(root=root, categories=categories, policies=policies, entries=entries, warnings=warnings,
-                  distinct_pairs=distinct, packs=packs)
+                  distinct_pairs=distinct, packs=packs, cases=cases)
 
 
 def lapses_on(entry: Entry, policies: dict[str, Policy]) -> str | None:
@@ -426,6 +450,54 @@ def _load_packs(root: Path, published: set[str], problems: _Problems) -> list[Pa
     return packs
 
 
+def _load_cases(root: Path, published: set[str], problems: _Problems) -> list[CaseGroup]:
+    from qa.text import normalise
+
+    path = root / "cases.jsonl"
+    groups: list[CaseGroup] = []
+    if not path.exists():
+        return groups
+    seen: set[str] = set()
+    for line, rec in _read_jsonl(path, problems):
+        gid = _unique_id(rec, path, line, problems, seen, "case group")
+        seen.add(gid)
+        ask = _text(rec, "ask", path, line, problems)
+        raw = rec.get("cases")
+        if not isinstance(raw, list) or not 2 <= len(raw) <= MAX_CASES:
+            problems.add(path, line, "cases", f"a case group lists 2–{MAX_CASES} cases: "
+                         '[{"entry": "<entry id>", "words": ["…"]}, …]')
+            continue
+        cases: list[Case] = []
+        owner: dict[str, str] = {}
+        for number, item in enumerate(raw, 1):
+            where = f"cases[{number}]"
+            if not isinstance(item, dict) or not isinstance(item.get("entry"), str):
+                problems.add(path, line, where, 'each case is {"entry": "<entry id>", "words": ["…"]}')
+                continue
+            eid = item["entry"]
+            if eid not in published:
+                problems.add(path, line, where, f"{eid!r} is not a published entry")
+            words = item.get("words")
+            if not isinstance(words, list) or not words or not all(isinstance(w, str) and w.strip() for w in words):
+                problems.add(path, line, where, "words: list the words a resident types to mean this case")
+                continue
+            words = [normalise(w).lower() for w in words]
+            for word in words:
+                if len(word) < 2:
+                    problems.add(path, line, where, f"word {word!r} is one character: it would match too much")
+                elif word in normalise(ask).lower():
+                    problems.add(path, line, where, f"word {word!r} is part of the ask {ask!r}: it names the "
+                                 "topic every case shares, not this case")
+                elif owner.get(word, eid) != eid:
+                    problems.add(path, line, where, f"word {word!r} also names the case {owner[word]}")
+                owner[word] = eid
+            cases.append(Case(entry=eid, words=words))
+        if len({c.entry for c in cases}) != len(cases):
+            problems.add(path, line, "cases", "lists an entry twice")
+        groups.append(CaseGroup(id=gid, ask=ask, cases=cases))
+    return groups
+
+
 def _load_distinct_pairs(root: Path, ids: set[str], problems: _Problems) -> set[frozenset[str]]:
     path = root / "distinct_pairs.txt"
     pairs: set[frozenset[str]] = set()
@@ -466,4 +538,6 @@ def corpus_stats(corpus: Corpus) -> dict[str, Any]:
         "alternates_per_entry": {"min": min(alternates), "mean": round(statistics.fmean(alternates), 2)},
         "answer_chars": {"min": min(answers), "median": statistics.median(answers), "max": max(answers)},
         "policies_cited": len({p for e in published for p in e.policy_ids}),
+        "packs": len(corpus.packs),
+        "case_groups": len(corpus.cases),
     }

@@ -4,7 +4,7 @@
 present), writes a complete corpus next to ``DIR``, validates it, and only then puts it in
 place of ``DIR``: an import with any problem changes nothing. Problems are reported as
 ``sheet 问答, row 12, column 答案: …``. Files the spreadsheet does not carry (dict/,
-packs.jsonl, distinct_pairs.txt, review notes …, and policies.jsonl when there is no 政策 sheet)
+packs.jsonl, cases.jsonl, distinct_pairs.txt, review notes …, and policies.jsonl when there is no 政策 sheet)
 are kept as they are.
 
 ``export_corpus(DIR, FILE)`` writes the same columns, so export → edit → import round-trips.

@@ -4,7 +4,7 @@ Layout::
 
     index/CURRENT                 name of the build in use (replaced atomically)
     index/builds/<name>/          manifest.json, dense.faiss, phrasings.npy, bm25/, entries.jsonl,
-                                  policies.json (with the entries citing each), packs.json, dict/,
+                                  policies.json (with the entries citing each), packs.json, cases.json, dict/,
                                   spelling.json (corpus words' syllables, for corrections)
     index/cache/                  embeddings and tokens of the last build's texts, so a rebuild
                                   after a small edit embeds and tokenises only what changed
@@ -55,9 +55,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when the files or the tokenisation change: older builds are then rebuilt, not misread.
-INDEX_FORMAT = 6
+INDEX_FORMAT = 7
 FILES = ("manifest.json", "dense.faiss", "phrasings.npy", "answers.npy", "entries.jsonl", "categories.json",
-         "policies.json", "packs.json", "bm25/idf.json", "bm25_answers/idf.json", SPELLING)
+         "policies.json", "packs.json", "cases.json", "bm25/idf.json", "bm25_answers/idf.json", SPELLING)
 KEEP_BUILDS = 3
 
 
@@ -170,6 +170,17 @@ def policy_registry(corpus: Corpus) -> list[dict[str, Any]]:
         for pid in entry.policy_ids:
             citing[pid].append(entry.id)
     return [{**asdict(p), "cited_by": citing[p.id]} for p in corpus.policies.values()]
+
+
+def case_groups(corpus: Corpus, indexed: set[str]) -> list[dict[str, Any]]:
+    """The case groups as the service reads them: only cases whose entry is answered, and only
+    groups that still have two of them (a lapsed entry is not offered as an option)."""
+    groups = []
+    for group in corpus.cases:
+        cases = [asdict(c) for c in group.cases if c.entry in indexed]
+        if len(cases) >= 2:
+            groups.append({"id": group.id, "ask": group.ask, "cases": cases})
+    return groups
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -288,6 +299,7 @@ def build_index(
     _write_json(tmp / "categories.json", [asdict(c) for c in corpus.categories])
     _write_json(tmp / "policies.json", policy_registry(corpus))
     _write_json(tmp / "packs.json", [asdict(p) for p in corpus.packs])
+    _write_json(tmp / "cases.json", case_groups(corpus, {e.id for e in entries}))
     # The dictionaries travel with the build so a shipped index tokenises as it was built.
     shutil.copytree(corpus_dir / "dict", tmp / "dict") if (corpus_dir / "dict").is_dir() else (tmp / "dict").mkdir()
     manifest = Manifest(
@@ -326,6 +338,7 @@ class LoadedIndex:
     policies: dict[str, dict[str, Any]]  # id -> policy with "cited_by" entry ids
     packs: list[dict[str, Any]]
     speller: Speller
+    cases: list[dict[str, Any]]  # case groups: {"id", "ask", "cases": [{"entry", "words"}]}
 
     @property
     def by_id(self) -> dict[str, dict[str, Any]]:
@@ -336,6 +349,10 @@ class LoadedIndex:
         first = np.full(len(self.entries) + 1, len(self.owners), dtype=np.int64)
         first[:-1] = np.searchsorted(self.owners, np.arange(len(self.entries)), side="left")
         self.first_row = first  # phrasings of entry i are rows first_row[i]:first_row[i+1]
+        self.case_groups_of: dict[str, list[dict[str, Any]]] = {}  # entry id -> the case groups it is in
+        for group in self.cases:
+            for case in group["cases"]:
+                self.case_groups_of.setdefault(case["entry"], []).append(group)
 
 
 def load_index(index_dir: Path, model: str, corpus_dir: Path | None = None, nprobe: int = NPROBE) -> LoadedIndex:
@@ -376,6 +393,7 @@ def load_index(index_dir: Path, model: str, corpus_dir: Path | None = None, npro
         categories = json.loads((folder / "categories.json").read_text(encoding="utf-8"))
         policies = {p["id"]: p for p in json.loads((folder / "policies.json").read_text(encoding="utf-8"))}
         packs = json.loads((folder / "packs.json").read_text(encoding="utf-8"))
+        cases = json.loads((folder / "cases.json").read_text(encoding="utf-8"))
         speller = Speller.load(folder)
     except Exception as exc:  # faiss/numpy/json each raise their own types for a damaged file
         raise IndexCorrupt(f"index {folder} is damaged ({type(exc).__name__}: {exc}): run `qa build`") from exc
@@ -386,4 +404,4 @@ def load_index(index_dir: Path, model: str, corpus_dir: Path | None = None, npro
                            f"{manifest.entries}): run `qa build`")
     tokenizer = Tokenizer(Vocabulary.load(folder / "dict"))
     return LoadedIndex(folder, manifest, dense, owners, lexical, answer_vectors, answer_lexical, entries, categories,
-                       tokenizer, policies, packs, speller)
+                       tokenizer, policies, packs, speller, cases)

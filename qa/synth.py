@@ -129,7 +129,7 @@ def write_synthetic_corpus(source: Path, out: Path, n: int, seed: int = 7) -> di
     if out.resolve() == source.resolve() or (out.exists() and any(out.iterdir())):
         raise QAError(f"{out} exists and is not empty: choose a new folder (a synthetic corpus never overwrites one)")
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("categories.jsonl", "policies.jsonl", "packs.jsonl", "distinct_pairs.txt"):
+    for name in ("categories.jsonl", "policies.jsonl", "packs.jsonl", "cases.jsonl", "distinct_pairs.txt"):
         if (source / name).exists():
             shutil.copy2(source / name, out / name)
     if (source / "dict").is_dir():

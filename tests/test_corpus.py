@@ -138,3 +138,35 @@ def test_bundled_packs_cover_the_groups_the_city_names() -> None:
     assert len(packs) >= 6
     for group in ("高校毕业生", "新市民", "新生儿家庭", "老年人", "小微企业", "个体工商户"):
         assert any(group in t for t in titles), group
+
+
+def test_case_groups_are_validated(small_corpus: Path) -> None:
+    groups = [
+        {"id": "gjj-transfer", "ask": "公积金转移怎么办", "cases": [
+            {"entry": "gjj-0020", "words": ["转出", "转到外地"]},
+            {"entry": "gjj-0021", "words": ["转入", "转到青岛"]}]},
+        {"id": "broken", "ask": "公积金怎么转", "cases": [
+            {"entry": "gjj-0020", "words": ["转出", "公积金"]}, {"entry": "no-such-entry", "words": ["转出"]},
+            {"entry": "gjj-0021", "words": ["入"]}]},
+        {"id": "alone", "ask": "公积金转移怎么办", "cases": [{"entry": "gjj-0020", "words": ["转出"]}]},
+    ]
+    _write(small_corpus / "cases.jsonl", groups)
+    joined = "\n".join(_problems(small_corpus))
+    assert "cases.jsonl:1:" not in joined
+    assert "cases.jsonl:2: cases[1]: word '公积金' is part of the ask '公积金怎么转'" in joined
+    assert "cases.jsonl:2: cases[2]: 'no-such-entry' is not a published entry" in joined
+    assert "cases.jsonl:2: cases[2]: word '转出' also names the case gjj-0020" in joined
+    assert "cases.jsonl:2: cases[3]: word '入' is one character" in joined
+    assert "cases.jsonl:3: cases: a case group lists 2–6 cases" in joined
+
+
+def test_a_case_group_left_with_one_answerable_entry_is_not_offered(small_corpus: Path) -> None:
+    from qa.index import case_groups
+
+    _write(small_corpus / "cases.jsonl", [{"id": "gjj-transfer", "ask": "公积金转移怎么办", "cases": [
+        {"entry": "gjj-0020", "words": ["转出"]}, {"entry": "gjj-0021", "words": ["转入"]},
+        {"entry": "gjj-0068", "words": ["换单位"]}]}])
+    corpus = load_corpus(small_corpus)
+    both = case_groups(corpus, {"gjj-0020", "gjj-0021"})  # gjj-0068 lapsed: the other two are still asked
+    assert [c["entry"] for c in both[0]["cases"]] == ["gjj-0020", "gjj-0021"]
+    assert case_groups(corpus, {"gjj-0020"}) == []
