@@ -180,6 +180,12 @@ class Searcher:
         except KeyError:
             raise EntryNotFound(f"no entry with id {entry_id!r}") from None
 
+    def hit(self, entry_id: str, score: float) -> Hit:
+        """An entry as a hit with a given score (an option offered without being searched for)."""
+        entry = self.entry(entry_id)
+        return Hit(id=entry["id"], question=entry["question"], answer=entry["answer"], score=score,
+                   category=entry["category"], sources=_sources(entry))
+
     def _entry_max(self, rows: np.ndarray, scores: np.ndarray) -> dict[int, float]:
         best: dict[int, float] = {}
         for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
@@ -281,9 +287,7 @@ class Searcher:
         for an unknown id."""
         entry = self.entry(entry_id)
         near = self.search(entry["question"], k + 1, categories)
-        chosen = next((h for h in near.hits if h.id == entry_id), None) or Hit(
-            id=entry["id"], question=entry["question"], answer=entry["answer"], score=1.0,
-            category=entry["category"], sources=_sources(entry))
+        chosen = next((h for h in near.hits if h.id == entry_id), None) or self.hit(entry_id, 1.0)
         hits = [chosen, *[h for h in near.hits if h.id != entry_id]][:k]
         return SearchResult(query=question, answered=True, hits=hits, took_ms=near.took_ms)
 

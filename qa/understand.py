@@ -18,6 +18,7 @@ than the entries that fit it and two of them, about as good, narrow it different
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from qa import followup, pinyin
 from qa.search import Hit, Searcher, SearchResult
@@ -36,10 +37,12 @@ QUESTION_WORDS = frozenset({
     "哪里", "哪儿", "在哪里", "去哪里", "去哪儿", "什么", "什么样", "什么时候", "时候", "怎么", "怎样", "怎么样",
     "怎么办", "如何", "多少", "多久", "多长时间", "哪些", "哪个", "为什么", "可以", "需要", "能否", "是否",
     "能不能", "有没有", "还能", "还要", "要不要", "是不是", "一下", "办理", "申请", "咋办", "咋整", "哪办",
-    "多少钱", "一个月", "每个月", "每个", "能领", "能办", "要交", "得交", "请问", "现在", "一般", "材料", "条件",
-    "满足", "准备", "流程", "手续", "要求", "费用", "时间", "多长",
+    "多少钱", "一个月", "每个月", "每个", "能领", "能办", "能报", "要交", "得交", "哪天", "请问", "现在", "一般",
+    "材料", "条件", "满足", "准备", "流程", "手续", "要求", "费用", "时间", "多长",
 })
 TELLING_IDF = 3.0  # a word of the question that a reading of it must hold
+CASE_DEPTH = 20  # how far down the ranking another case of an everyday question is looked for
+CASE_MARGIN = 0.35  # ... and how close to the first entry it must score
 CLARIFY_QUESTION = "您想问的是下面哪一种情况？请点选："
 
 
@@ -151,10 +154,76 @@ def ask_which(searcher: Searcher, result: SearchResult, searched: str) -> Clarif
     return Clarify(CLARIFY_QUESTION, [first, *close]) if close else None
 
 
+def _own_words(searcher: Searcher, group: dict[str, Any]) -> list[set[str]]:
+    """Per case of a group, the words of its entry's phrasings that no other case's phrasings have
+    (成年人 for 成年人改名, 裁员 for 被裁员的补偿): telling (idf ≥ ``TELLING_IDF``), not question words,
+    and not the group's topic (sharing two characters with its ask, as 公积金异地转移 does with
+    公积金转移怎么办)."""
+    idf = searcher.index.lexical.idf
+    ask = normalise(group["ask"])
+    topic = {ask[i:i + 2] for i in range(len(ask) - 1)}
+    words = [searcher.entry_words(c["entry"])[1] for c in group["cases"]]
+    own = []
+    for i, mine in enumerate(words):
+        others = set().union(*(w for j, w in enumerate(words) if j != i))
+        own.append({w for w in mine - others if idf.get(w, 0.0) >= TELLING_IDF and w not in QUESTION_WORDS
+                    and not any(w[j:j + 2] in topic for j in range(len(w) - 1))})
+    return own
+
+
+def names_case(searcher: Searcher, group: dict[str, Any], text: str) -> bool:
+    """True when the (normalised) question names a case of the group: one of the words the editors
+    listed for it (转到外地), or a word only that case's phrasings have, as the resident typed it.
+    Not through the synonyms: they map a case's everyday word onto the topic's (退休金 → 养老金)."""
+    if any(w in text for c in group["cases"] for w in c["words"]):
+        return True
+    said = set(searcher.index.tokenizer.words(text))  # whole words (才能落户 does not say 能落)
+    return any(w in said and w in text for own in _own_words(searcher, group) for w in own)
+
+
+def names_a_case(searcher: Searcher, result: SearchResult, searched: str) -> bool:
+    """True when the first entry is a case of an everyday question and the resident named a case of
+    it (公积金怎么转到外地): the question is specific and is answered, not asked about."""
+    groups = searcher.index.case_groups_of.get(result.hits[0].id, []) if result.hits else []
+    text = normalise(searched)
+    return any(names_case(searcher, g, text) for g in groups)
+
+
+def ask_case(searcher: Searcher, result: SearchResult, searched: str, ranked: list[Hit],
+             categories: list[str] | None = None) -> Clarify | None:
+    """A clarifying question from the corpus's case groups (``corpus/cases.jsonl``).
+
+    Asked when the first entry is answered and is a case of an everyday question the editors
+    recorded (公积金转移怎么办: 转出 or 转入), the resident named none of its cases, and another case
+    of it is among the ``ranked`` entries within ``CASE_MARGIN`` of the first (the search finds
+    both readings plausible). The options are every case of the group within the asker's
+    categories, the first entry first.
+    """
+    if not searcher.settings.clarify_margin or not result.answered or not ranked:
+        return None
+    first = ranked[0]
+    groups = searcher.index.case_groups_of.get(first.id)
+    if not groups:
+        return None
+    text = normalise(searched)
+    allowed = searcher.category_names(categories)
+    scores = {h.id: h.score for h in ranked}
+    for group in groups:
+        cases = [c["entry"] for c in group["cases"]
+                 if allowed is None or searcher.entry(c["entry"])["category"] in allowed]
+        others = [e for e in cases if e != first.id]
+        if not others or names_case(searcher, group, text):
+            continue
+        if any(first.score - scores.get(e, -1.0) <= CASE_MARGIN for e in others):
+            return Clarify(CLARIFY_QUESTION, [first, *(searcher.hit(e, scores.get(e, 0.0)) for e in others)])
+    return None
+
+
 def understand(searcher: Searcher, question: str, k: int = 5, categories: list[str] | None = None,
                previous: str | None = None) -> Understanding:
     """The best reading of ``question`` (asked after ``previous`` in the same conversation, if any)."""
     settings = searcher.settings
+    wanted, k = k, max(k, CASE_DEPTH)
     first = searcher.search(question, k, categories)
     took = first.took_ms
     taken = Understanding(result=first, searched=question)
@@ -177,6 +246,11 @@ def understand(searcher: Searcher, question: str, k: int = 5, categories: list[s
         if followup.leans_on_previous(question) or \
                 (not topical(searcher, taken.searched) and _top(other) >= alone - FOLLOWUP_SLACK):
             taken = Understanding(result=other, searched=text, corrected=taken.corrected, followup_of=previous)
-    taken.result = replace(taken.result, query=question, took_ms=took)
-    taken.clarify = ask_which(searcher, taken.result, taken.searched)
+    ranked = taken.result.hits
+    taken.result = replace(taken.result, query=question, took_ms=took, hits=ranked[:wanted])
+    # The editors' case groups first; the word-overlap rule only where no group says the resident
+    # named a case (公积金怎么转到外地 is answered).
+    taken.clarify = ask_case(searcher, taken.result, taken.searched, ranked, categories) or (
+        None if names_a_case(searcher, taken.result, taken.searched) else
+        ask_which(searcher, taken.result, taken.searched))
     return taken

@@ -122,6 +122,21 @@ def test_an_ambiguous_question_gets_a_clarifying_question(searcher: Searcher) ->
         assert taken.clarify is None and taken.result.answered, specific
 
 
+def test_the_editors_case_groups_ask_which_case_unless_the_resident_named_one(searcher: Searcher) -> None:
+    # corpus/cases.jsonl: 公积金转移 is 转出 (gjj-0020) or 转入 (gjj-0021); 解除抵押 depends on the loan.
+    taken = understand(searcher, "公积金转移咋办")
+    assert taken.clarify is not None and {"gjj-0020", "gjj-0021"} <= {h.id for h in taken.clarify.options}
+    for named, entry in (("公积金怎么转到外地", "gjj-0020"), ("从外地调来青岛工作，公积金怎么转进来", "gjj-0021"),
+                         ("车贷还清了怎么解除抵押", "jiaotong-0076"), ("灵活就业医保一年交多少钱", "yibao-0083")):
+        taken = understand(searcher, named)
+        assert taken.clarify is None and taken.result.answered and taken.result.hits[0].id == entry, named
+    everywhere = understand(searcher, "贷款还清了怎么解除抵押").clarify
+    assert everywhere is not None and "jiaotong-0076" in {h.id for h in everywhere.options}
+    # An enterprise's site limited to housing topics is not offered the car loan.
+    housing = understand(searcher, "贷款还清了怎么解除抵押", categories=["住房公积金", "住房保障与不动产"]).clarify
+    assert housing is not None and {h.id for h in housing.options} == {"gjj-0061", "zhufang-0100"}
+
+
 def test_ask_offers_options_and_answers_the_one_picked(client: TestClient) -> None:
     body = client.post("/v1/ask", json={"question": "上学要交学费吗"}).json()
     assert body["answered"] is False and body["answer"] is None
