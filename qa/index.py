@@ -55,7 +55,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when the files or the tokenisation change: older builds are then rebuilt, not misread.
-INDEX_FORMAT = 7
+INDEX_FORMAT = 8
+# An answer's vector is of its first characters: the direct reply and its main condition. Embedding
+# cost grows with length and answers are 12x longer than phrasings (median 181 characters); on the
+# gold set 100 characters scored as the whole answer (hit@1 0.8670 vs 0.8661, false answers 0.050 vs
+# 0.052) and cut the cold build 52 -> 44 s. BM25 over answers still reads the whole answer.
+ANSWER_VECTOR_CHARS = 100
 FILES = ("manifest.json", "dense.faiss", "phrasings.npy", "answers.npy", "entries.jsonl", "categories.json",
          "policies.json", "packs.json", "cases.json", "bm25/idf.json", "bm25_answers/idf.json", SPELLING)
 KEEP_BUILDS = 3
@@ -230,9 +235,10 @@ def build_index(
         raise CorpusInvalid([f"{corpus_dir}: no published entries to index"])
     texts, owners = phrasing_texts(entries)
     answer_texts = [normalise(e.answer) for e in entries]
+    answer_heads = [t[:ANSWER_VECTOR_CHARS] for t in answer_texts]
     cache_dir = cache_dir or index_dir / "cache"
     embeddings = EmbeddingCache(cache_dir, model_name)
-    missing = embeddings.missing_texts(texts + answer_texts)
+    missing = embeddings.missing_texts(texts + answer_heads)
     done = 0
 
     def advance(n: int) -> None:
@@ -267,7 +273,7 @@ def build_index(
                 shared = helper.embed(missing, lambda batch: encode(encoder, batch), advance)
             embeddings.add(list(shared), np.stack(list(shared.values())))
         vectors = embeddings.embed(texts, lambda batch: encode(encoder, batch), advance)
-        answer_vectors = embeddings.embed(answer_texts, lambda batch: encode(encoder, batch), advance)
+        answer_vectors = embeddings.embed(answer_heads, lambda batch: encode(encoder, batch), advance)
         if helper is not None:
             found = helper.tokens()
             if found is not None:
@@ -307,7 +313,7 @@ def build_index(
         vectors=len(texts), corpus_sha256=sha, built_at=datetime.now(UTC).isoformat(timespec="seconds"),
         build_seconds=round(time.perf_counter() - started, 2), index_type=index_type,
         corpus_dir=str(Path(corpus_dir).resolve()),
-        embedded=len(missing), embeddings_reused=len(texts) + len(answer_texts) - len(missing),
+        embedded=len(missing), embeddings_reused=len(texts) + len(answer_heads) - len(missing),
         files=file_digests(tmp),
     )
     (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=1), encoding="utf-8")

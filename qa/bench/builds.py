@@ -39,13 +39,14 @@ def folder_mb(folder: Path) -> float:
 
 
 def edit_entries(corpus: Path, count: int = 5) -> list[str]:
-    """Change the answers of ``count`` entries in the first entries file, as an editor would."""
+    """Change the answers of ``count`` entries in the first entries file, as an editor would (at the
+    start, so that the answer's vector, of its first characters, is computed again too)."""
     path = sorted((corpus / "entries").glob("*.jsonl"))[0]
     lines = path.read_text(encoding="utf-8").splitlines()
     edited = []
     for number, line in enumerate(lines[:count]):
         record = json.loads(line)
-        record["answer"] += "（本条已于基准测试中修改。）"
+        record["answer"] = "（本条已于基准测试中修改。）" + record["answer"]
         record["alternates"] = [*record["alternates"][:-1], record["alternates"][-1] + "呀"]
         lines[number] = json.dumps(record, ensure_ascii=False)
         edited.append(record["id"])
