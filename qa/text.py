@@ -253,16 +253,23 @@ class Tokenizer:
                     self._jieba.add_word(word, freq=max(self._jieba.suggest_freq(word), 2000))
                 self._ready = True
 
-    def words(self, normalised: str) -> list[str]:
-        """jieba words of already-normalised text, synonyms replaced by their canonical term."""
+    def _cut(self, normalised: str) -> list[str]:
+        """jieba's pieces of the text as written, punctuation and spaces included."""
         if not self._ready:
             self._init()
+        return self._jieba.lcut(normalised, HMM=True)
+
+    def _canonical(self, pieces: list[str]) -> list[str]:
         out = []
-        for word in self._jieba.lcut(normalised, HMM=True):
+        for word in pieces:
             word = word.strip()
             if word and _WORDLIKE.search(word):
                 out.append(self.synonyms.get(word, word))
         return out
+
+    def words(self, normalised: str) -> list[str]:
+        """jieba words of already-normalised text, synonyms replaced by their canonical term."""
+        return self._canonical(self._cut(normalised))
 
     def pieces(self, normalised: str) -> list[str]:
         """Dictionary words of already-normalised text as written (no synonyms, no guessed new words):
@@ -287,13 +294,14 @@ class Tokenizer:
         if typed_pinyin is not None:
             return self.words(normalised) + pinyin.grams(typed_pinyin)
         normalised = arabic_numerals(normalised)
-        words = self.words(normalised)
+        pieces = self._cut(normalised)
+        words = self._canonical(pieces)
         grams: list[str] = []
         for run in _CJK.findall("".join(words)):
             grams.extend("#" + run[i : i + 2] for i in range(len(run) - 1))
             grams.extend("#" + ch for ch in run)
         # Syllables of the text as typed (before synonyms): homophone typos still share them.
-        return words + grams + pinyin.grams(pinyin.of_chinese(normalised))
+        return words + grams + pinyin.grams(pinyin.of_words(pieces))
 
     def is_pinyin(self, normalised: str) -> bool:
         """True when the query is typed in pinyin rather than characters."""
