@@ -40,8 +40,10 @@ _REPLY = {TRADITIONAL: "s2t", TAIWAN: "s2tw", HONG_KONG: "s2hk"}
 def _traditional_majority(han: str) -> bool:
     """True when converting to Simplified changes more characters than converting to Traditional."""
     simp = _opencc("t2s").convert(han)
-    trad = _opencc("s2t").convert(han)
     changed_by_t2s = sum(a != b for a, b in zip(han, simp, strict=False))
+    if not changed_by_t2s:  # plain Simplified, most texts: no second conversion
+        return False
+    trad = _opencc("s2t").convert(han)
     changed_by_s2t = sum(a != b for a, b in zip(han, trad, strict=False))
     return changed_by_t2s > changed_by_s2t
 
