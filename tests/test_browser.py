@@ -187,7 +187,7 @@ def _ask_in_chat(tab: Any, question: str, selector: str = ".qa-card") -> Any:
 
 
 def test_policy_page_shows_qr_code_and_citing_entries(page: Any, live: Live) -> None:
-    answer = live.api("POST", "/v1/ask", json={"question": "租房怎么提取公积金"})["answer"]
+    answer = live.api("POST", "/v1/ask", json={"question": "租房提取公积金需要满足什么条件"})["answer"]
     policy = live.api("GET", f"/v1/policies/{answer['sources'][0]['id']}")
     page.goto(live.base + policy["page"])
     assert page.locator("h1").inner_text() == policy["title"]

@@ -167,7 +167,7 @@ def test_a_rebuild_after_a_small_edit_embeds_only_what_changed(small_corpus: Pat
     path = small_corpus / "entries" / "gjj.jsonl"
     lines = path.read_text(encoding="utf-8").splitlines()
     edited = [json.loads(line) for line in lines[:2]]
-    edited[0]["answer"] += "具体以公积金中心最新通知为准。"
+    edited[0]["answer"] = "（已更新）" + edited[0]["answer"]  # at its start: the answer's vector changes too
     edited[1]["alternates"].append("公积金这个事怎么弄")
     path.write_text("\n".join([json.dumps(e, ensure_ascii=False) for e in edited] + lines[2:]) + "\n",
                     encoding="utf-8")
