@@ -180,6 +180,12 @@ class Searcher:
         except KeyError:
             raise EntryNotFound(f"no entry with id {entry_id!r}") from None
 
+    def lapsed(self, entry_id: str) -> bool:
+        """True when every policy of the entry has expired since the build (it is not answered)."""
+        row = self._rows.get(entry_id)
+        last = self._lapses.get(row) if row is not None else None
+        return last is not None and last < date.today().isoformat()
+
     def hit(self, entry_id: str, score: float) -> Hit:
         """An entry as a hit with a given score (an option offered without being searched for)."""
         entry = self.entry(entry_id)

@@ -10,9 +10,10 @@ the readings a resident may have meant, keeping one only when it finds a more co
   (那…, …呢), or names no topic of its own (要带啥材料) and the reading is about as confident as
   the question alone; a question naming its own policy term (个税怎么交) stands on its own;
 
-and then asks a **clarifying question** instead of guessing when the question is less specific
-than the entries that fit it and two of them, about as good, narrow it differently (上学要交学费吗:
-小学初中 or 高中; see ``ask_which``).
+and then asks a **clarifying question** instead of guessing: when the entry found first is one
+case of an everyday question the editors recorded in ``corpus/cases.jsonl`` and the resident named
+none of its cases (公积金转移咋办: 转出, 转入 or 本市换单位; see ``ask_case``), or, where no case group
+applies, when two entries about as good each narrow the question differently (see ``ask_which``).
 """
 
 from __future__ import annotations
@@ -209,8 +210,8 @@ def ask_case(searcher: Searcher, result: SearchResult, searched: str, ranked: li
     allowed = searcher.category_names(categories)
     scores = {h.id: h.score for h in ranked}
     for group in groups:
-        cases = [c["entry"] for c in group["cases"]
-                 if allowed is None or searcher.entry(c["entry"])["category"] in allowed]
+        cases = [c["entry"] for c in group["cases"] if not searcher.lapsed(c["entry"])
+                 and (allowed is None or searcher.entry(c["entry"])["category"] in allowed)]
         others = [e for e in cases if e != first.id]
         if not others or names_case(searcher, group, text):
             continue
