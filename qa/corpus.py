@@ -24,7 +24,7 @@ import hashlib
 import json
 import re
 import statistics
-from collections.abc import Container
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -426,15 +426,21 @@ def lapsed(entry: Entry, policies: dict[str, Policy], today: str) -> bool:
     return last is not None and last < today
 
 
+def _optional_records(path: Path, problems: _Problems, kind: str) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """(line, record, id) of an optional JSONL file (none when it is absent), ids checked unique."""
+    if not path.exists():
+        return
+    seen: set[str] = set()
+    for line, rec in _read_jsonl(path, problems):
+        rid = _unique_id(rec, path, line, problems, seen, kind)
+        seen.add(rid)
+        yield line, rec, rid
+
+
 def _load_packs(root: Path, published: set[str], problems: _Problems) -> list[Pack]:
     path = root / "packs.jsonl"
     packs: list[Pack] = []
-    if not path.exists():
-        return packs
-    seen: set[str] = set()
-    for line, rec in _read_jsonl(path, problems):
-        pid = _unique_id(rec, path, line, problems, seen, "pack")
-        seen.add(pid)
+    for line, rec, pid in _optional_records(path, problems, "pack"):
         title = _text(rec, "title", path, line, problems)
         audience = _text(rec, "audience", path, line, problems)
         description = _text(rec, "description", path, line, problems, required=False)
@@ -455,12 +461,7 @@ def _load_cases(root: Path, published: set[str], problems: _Problems) -> list[Ca
 
     path = root / "cases.jsonl"
     groups: list[CaseGroup] = []
-    if not path.exists():
-        return groups
-    seen: set[str] = set()
-    for line, rec in _read_jsonl(path, problems):
-        gid = _unique_id(rec, path, line, problems, seen, "case group")
-        seen.add(gid)
+    for line, rec, gid in _optional_records(path, problems, "case group"):
         ask = _text(rec, "ask", path, line, problems)
         raw = rec.get("cases")
         if not isinstance(raw, list) or not 2 <= len(raw) <= MAX_CASES:
