@@ -482,11 +482,11 @@ def _load_cases(root: Path, published: set[str], problems: _Problems) -> list[Ca
             if not isinstance(words, list) or not words or not all(isinstance(w, str) and w.strip() for w in words):
                 problems.add(path, line, where, "words: list the words a resident types to mean this case")
                 continue
-            words = [normalise(w).lower() for w in words]
+            words = [normalise(w) for w in words]  # normalise lower-cases Latin too
             for word in words:
                 if len(word) < 2:
                     problems.add(path, line, where, f"word {word!r} is one character: it would match too much")
-                elif word in normalise(ask).lower():
+                elif word in normalise(ask):
                     problems.add(path, line, where, f"word {word!r} is part of the ask {ask!r}: it names the "
                                  "topic every case shares, not this case")
                 elif owner.get(word, eid) != eid:
