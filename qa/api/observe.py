@@ -57,18 +57,11 @@ class RequestContext:
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500
+        logged = False
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"]
-                message = {**message, "headers": [*headers, (b"x-request-id", rid.encode())]}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
+        def log_request() -> None:
+            nonlocal logged
+            logged = True
             seconds = time.perf_counter() - started
             route = route_label(scope)
             self.metrics.requests.labels(route, scope["method"], str(status)).inc()
@@ -77,4 +70,22 @@ class RequestContext:
                 "method": scope["method"], "path": scope["path"], "route": route, "status": status,
                 "ms": round(seconds * 1000, 1), "client": self.hash_ip(self.client(scope)),
             })
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"]
+                message = {**message, "headers": [*headers, (b"x-request-id", rid.encode())]}
+            elif message["type"] == "http.response.body" and not message.get("more_body", False) and not logged:
+                # Logged before the last byte leaves: a client that has its answer can rely on the line
+                # being written, even if the server is killed the next instant.
+                log_request()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if not logged:
+                log_request()
             request_id.reset(token)
