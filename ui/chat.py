@@ -9,20 +9,16 @@ questions, policy packs and category browsing are offered on first load.
 
 from __future__ import annotations
 
-import os
 import uuid
 from html import escape
 from typing import Any
-
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
-import gradio as gr  # noqa: E402  (after the analytics switch)
 
 from qa.reply import RELATED, compose
 from qa.service import Service
 from qa.store import Feedback, StoreUnavailable
 from qa.text import question_problem
 from ui.cards import reply_html, reply_options
+from ui.gradio_import import gr
 
 EXAMPLES = [
     "租房可以提取住房公积金吗？",

@@ -88,10 +88,9 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
 def mount_ui(app: FastAPI, service: Service) -> None:
     """Policy pages, the widget, and the Gradio chat at ``/`` (mounted last: it takes every other path)."""
-    import gradio as gr
-
     from ui import pages
     from ui.chat import CSS, build_chat
+    from ui.gradio_import import gr
 
     app.include_router(pages.router)
     theme = gr.themes.Soft(primary_hue="red", font=["system-ui", "PingFang SC", "Microsoft YaHei", "sans-serif"],
