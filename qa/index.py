@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import orjson
 
 import qa
 from qa.build_cache import (
@@ -299,9 +300,7 @@ def build_index(
     np.save(tmp / "answers.npy", answer_vectors, allow_pickle=False)
     answer_lexical.save(tmp / "bm25_answers")
     write_spelling(tmp, lexical.idf, lexical.n_docs, tokenizer.vocabulary, previous=last)
-    with (tmp / "entries.jsonl").open("w", encoding="utf-8") as out:
-        for entry in entries:
-            out.write(json.dumps(entry_document(entry, corpus), ensure_ascii=False) + "\n")
+    (tmp / "entries.jsonl").write_bytes(b"".join(orjson.dumps(entry_document(e, corpus)) + b"\n" for e in entries))
     _write_json(tmp / "categories.json", [asdict(c) for c in corpus.categories])
     _write_json(tmp / "policies.json", policy_registry(corpus))
     _write_json(tmp / "packs.json", [asdict(p) for p in corpus.packs])
@@ -395,7 +394,7 @@ def load_index(index_dir: Path, model: str, corpus_dir: Path | None = None, npro
         lexical = LexicalIndex.load(folder / "bm25")
         answer_vectors = np.load(folder / "answers.npy", allow_pickle=False)
         answer_lexical = LexicalIndex.load(folder / "bm25_answers")
-        entries = [json.loads(line) for line in (folder / "entries.jsonl").read_text(encoding="utf-8").splitlines()]
+        entries = [orjson.loads(line) for line in (folder / "entries.jsonl").read_bytes().splitlines()]
         categories = json.loads((folder / "categories.json").read_text(encoding="utf-8"))
         policies = {p["id"]: p for p in json.loads((folder / "policies.json").read_text(encoding="utf-8"))}
         packs = json.loads((folder / "packs.json").read_text(encoding="utf-8"))

@@ -8,13 +8,13 @@ near 0 however the ranking falls, which is what ``answered`` needs.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 K1 = 1.2
 B = 0.75
@@ -104,16 +104,14 @@ class LexicalIndex:
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self._bm25.save(str(folder), show_progress=False)  # type: ignore[attr-defined]
-        (folder / "idf.json").write_text(
-            json.dumps({"n_docs": self._n_docs, "idf": self._idf}, ensure_ascii=False), encoding="utf-8"
-        )
+        (folder / "idf.json").write_bytes(orjson.dumps({"n_docs": self._n_docs, "idf": self._idf}))
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
         import bm25s
 
         retriever = bm25s.BM25.load(str(folder), mmap=False, allow_pickle=False)
-        meta = json.loads((folder / "idf.json").read_text(encoding="utf-8"))
+        meta = orjson.loads((folder / "idf.json").read_bytes())
         return cls(retriever, meta["idf"], int(meta["n_docs"]))
 
     @property

@@ -11,12 +11,13 @@ the search more confident, and it is then shown ("您是不是要找：…").
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+import orjson
 
 from qa import pinyin
 from qa.text import Tokenizer, Vocabulary
@@ -48,7 +49,7 @@ def write_spelling(folder: Path, idf: dict[str, float], n_docs: int, vocabulary:
     known: dict[str, list[str]] = {}
     if previous is not None and (previous / FILE).exists():
         try:
-            known = {w: v[0] for w, v in json.loads((previous / FILE).read_text(encoding="utf-8")).items()}
+            known = {w: v[0] for w, v in orjson.loads((previous / FILE).read_bytes()).items()}
         except (ValueError, KeyError, IndexError, TypeError):
             known = {}
 
@@ -69,7 +70,7 @@ def write_spelling(folder: Path, idf: dict[str, float], n_docs: int, vocabulary:
         syllables = known.get(word) or lazy_pinyin(word, style=Style.NORMAL, v_to_u=False, errors="ignore")
         if len(syllables) == len(word):
             words[word] = [syllables, count, int(word in dictionary)]
-    (folder / FILE).write_text(json.dumps(words, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    (folder / FILE).write_bytes(orjson.dumps(words))
 
 
 @dataclass
@@ -93,7 +94,7 @@ class Speller:
     def load(cls, folder: Path) -> Speller:
         """The speller of a build folder (an empty one when the build has no ``spelling.json``)."""
         path = folder / FILE
-        data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        data = orjson.loads(path.read_bytes()) if path.exists() else {}
         return cls({w: (v[0], int(v[1])) for w, v in data.items()}, [w for w, v in data.items() if v[2]])
 
     def _sound_alike(self, window: str, tokenizer: Tokenizer) -> str | None:

@@ -40,9 +40,9 @@ _REPLY = {TRADITIONAL: "s2t", TAIWAN: "s2tw", HONG_KONG: "s2hk"}
 def _traditional_majority(han: str) -> bool:
     """True when converting to Simplified changes more characters than converting to Traditional."""
     simp = _opencc("t2s").convert(han)
-    changed_by_t2s = sum(a != b for a, b in zip(han, simp, strict=False))
-    if not changed_by_t2s:  # plain Simplified, most texts: no second conversion
+    if simp == han:  # plain Simplified, most texts: no counting, no second conversion
         return False
+    changed_by_t2s = sum(a != b for a, b in zip(han, simp, strict=False))
     trad = _opencc("s2t").convert(han)
     changed_by_s2t = sum(a != b for a, b in zip(han, trad, strict=False))
     return changed_by_t2s > changed_by_s2t
@@ -103,9 +103,24 @@ def in_script(text: str, script: str) -> str:
     return str(_opencc(config).convert(text)) if config else text
 
 
+SHORT_TEXT = 64  # a question or phrasing, not an answer: worth remembering (at most ~15 MB of them)
+
+
 def normalise(text: str) -> str:
     """One canonical form for matching: NFKC (full→half width), no control characters,
-    single spaces, Simplified script, lower-case Latin."""
+    single spaces, Simplified script, lower-case Latin.
+
+    Short texts are remembered: a build meets each phrasing twice (the duplicate check and the
+    index) and a server the same popular questions all day."""
+    return _normalise_short(text) if len(text) <= SHORT_TEXT else _normalise(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _normalise_short(text: str) -> str:
+    return _normalise(text)
+
+
+def _normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _CONTROL.sub(" ", text)
     text = _SPACES.sub(" ", text).strip()
