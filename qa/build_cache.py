@@ -24,6 +24,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+Encoded = tuple[list[str], np.ndarray, np.ndarray]  # texts' tokens: (distinct tokens, offsets, ids into them)
+
 
 def _key(namespace: str, text: str) -> bytes:
     return hashlib.sha256(namespace.encode() + b"\0" + text.encode()).digest()[:16]
@@ -120,10 +122,14 @@ class TokenCache:
         """The distinct texts the cache has no tokens for."""
         return [t for t in dict.fromkeys(texts) if _key(self.digest, t) not in self._rows]
 
-    def add(self, texts: list[str], token_lists: list[list[str]]) -> None:
-        """Tokens computed elsewhere (by a ``BuildHelper``)."""
-        for text, tokens in zip(texts, token_lists, strict=True):
-            self._rows[_key(self.digest, text)] = self.vocab.encode(tokens)
+    def add(self, texts: list[str], encoded: Encoded) -> None:
+        """Tokens computed elsewhere (by a ``BuildHelper``), as ids into the helper's vocabulary."""
+        words, offsets, ids = encoded
+        if len(offsets) != len(texts) + 1:
+            raise ValueError(f"{len(offsets) - 1} token lists for {len(texts)} texts")
+        ours = self.vocab.encode(words)[ids]  # each distinct token looked up once
+        for i, text in enumerate(texts):
+            self._rows[_key(self.digest, text)] = ours[offsets[i]:offsets[i + 1]]
 
     def ids(self, texts: list[str], tokenize: Callable[[str], list[str]]) -> list[np.ndarray]:
         """Token ids of each text: from the cache where present, else from ``tokenize``."""
@@ -177,11 +183,19 @@ HELPER_BATCH = 256
 _helper_encoder: Any = None
 
 
-def _tokenize(dict_dir: str, texts: list[str]) -> list[list[str]]:
+def _tokenize(dict_dir: str, texts: list[str]) -> Encoded:
+    """In the helper: each text's tokens as ids into a vocabulary of the helper's own. Three arrays
+    cross the process boundary far faster than millions of strings, and the caller then maps
+    only the distinct tokens to its ids (``TokenCache.add``)."""
+    from qa.lexical import TokenVocabulary
     from qa.text import Tokenizer, Vocabulary
 
     tokenizer = Tokenizer(Vocabulary.load(Path(dict_dir)))
-    return [tokenizer.tokens(t) for t in texts]
+    vocab = TokenVocabulary()
+    arrays = [vocab.encode(tokenizer.tokens(t)) for t in texts]
+    offsets = np.concatenate([[0], np.cumsum([len(a) for a in arrays], dtype=np.int64)]).astype(np.int64)
+    ids = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int32)
+    return vocab.tokens, offsets, ids
 
 
 def _embed_batch(model: str, models_dir: str, texts: list[str]) -> np.ndarray:
@@ -257,7 +271,7 @@ class BuildHelper:
                 progress(len(batch))
         return vectors
 
-    def tokens(self) -> list[list[str]] | None:
+    def tokens(self) -> Encoded | None:
         """Tokens of the texts given at the start, or None when the helper failed."""
         try:
             return self._tokens.result()
