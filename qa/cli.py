@@ -155,7 +155,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from qa.evaluation.goldset import GoldSetInvalid, check_against_corpus, load_gold, set_sha256
     from qa.evaluation.report import write_reports
 
-    settings = _settings(args)
+    # Every question searched afresh: the latency figures are each question's own, never a repeat's.
+    settings = _settings(args).model_copy(update={"search_cache": 0})
     if args.corpus and not args.index:
         # An imported corpus gets its own index beside the bundled one.
         settings = settings.model_copy(update={"index_dir": settings.index_dir / "eval" / Path(args.corpus).name})

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     )
     threads: int = Field(default=1, ge=1, le=64, description="BLAS/FAISS threads per query")
     build_threads: int = Field(default=2, ge=1, le=64, description="encoder threads during `qa build`")
+    search_cache: int = Field(
+        default=4096, ge=0, le=1_000_000, description="results kept for repeated questions (the same question, k "
+        "and categories, the same day; per index build, per worker); 0 turns it off"
+    )
     search_concurrency: int = Field(
         default=0, ge=0, le=256, description="searches one process runs at once (more wait their turn); "
         "0: cores / workers, which measured best — more threads only fight over the cores"

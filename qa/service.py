@@ -46,6 +46,9 @@ class Service:
         """
         import anyio.to_thread
 
+        again = searcher.cached(question, k, categories)  # a repeat needs no thread and no slot
+        if again is not None:
+            return again
         return await anyio.to_thread.run_sync(searcher.search, question, k, categories,
                                               limiter=self._limiter_for_loop())
 

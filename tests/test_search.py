@@ -72,3 +72,18 @@ def test_category_names_slugs_and_prefixes(searcher: Searcher) -> None:
     assert searcher.category_names(None) is None
     with pytest.raises(UnknownCategory, match="可选分类"):
         searcher.category_names(["火星"])
+
+
+def test_a_repeated_question_is_answered_from_the_cache_with_its_own_wording(searcher: Searcher) -> None:
+    first = searcher.search("公积金怎么提取？", k=3)
+    again = searcher.cached("公積金怎麼提取?", k=3)  # the same question once normalised
+    assert again is not None and again.query == "公積金怎麼提取?"
+    assert [(h.id, h.score) for h in again.hits] == [(h.id, h.score) for h in first.hits]
+    assert again.answered == first.answered and again.took_ms < first.took_ms
+    assert searcher.cached("公积金怎么提取？", k=5) is None  # another k is another search
+    assert searcher.cached("公积金怎么提取？", k=3, categories=["医疗保障"]) is None
+    scoped = searcher.search("公积金怎么提取？", k=3, categories=["医疗保障"])
+    assert all(h.category == "医疗保障" for h in scoped.hits)
+    off = Searcher(searcher.index, searcher.encoder, searcher.settings.model_copy(update={"search_cache": 0}))
+    off.search("公积金怎么提取？", k=3)
+    assert off.cached("公积金怎么提取？", k=3) is None

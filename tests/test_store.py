@@ -130,6 +130,34 @@ def test_the_first_writes_arriving_together_are_all_kept(store: Store) -> None:
     assert len(store.query_rows(None, None)) == 120
 
 
+def test_each_question_is_committed_before_its_request_goes_on_even_when_written_together(tmp_path: Path) -> None:
+    """Questions arriving together share a transaction (GroupCommit), yet each caller returns only
+    once its own row is in the database; a failed write reports not-recorded and the next one works."""
+    import threading
+
+    folder = tmp_path / "db"
+    folder.write_text("not a folder yet")  # the database cannot be opened
+    path = folder / "qa.sqlite3"
+    store = Store(f"sqlite:///{path}")
+    assert store.add_query("社保怎么交", True, "shebao-0001", "社会保险", 0.8) is False
+    folder.unlink()
+    folder.mkdir()
+    seen: list[int] = []
+
+    def ask(n: int) -> None:
+        assert store.add_query(f"问题{n}", False, None, None, None)
+        with sqlite3.connect(path) as other:  # another process sees it the moment the call returns
+            seen.append(other.execute("SELECT count(*) FROM queries WHERE query = ?", (f"问题{n}",)).fetchone()[0])
+
+    workers = [threading.Thread(target=ask, args=(n,)) for n in range(16)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert seen == [1] * 16
+    assert sorted(r["query"] for r in store.query_rows(None, None)) == sorted(f"问题{n}" for n in range(16))
+
+
 def test_reports_keep_what_residents_typed_as_text_in_spreadsheets(
         store: Store, encoder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from openpyxl import load_workbook

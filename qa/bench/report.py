@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from qa.bench.http import WARM_SECONDS
+
 TARGETS = {
     "p50_vs_floor": 1.5, "p99_vs_floor": 3.0, "million_p99_ms": 25.0, "recall5_loss": 0.01, "http_rps_c16": 500,
     "http_p99_ms_c16": 50.0, "cold_build_s": 60.0, "incremental_s": 5.0, "startup_s": 10.0, "rss_mb_7800": 1536,
@@ -90,11 +92,16 @@ def markdown(r: dict[str, Any]) -> str:
 
     if r.get("http"):
         out += ["## HTTP: `GET /v1/search` under wrk on localhost (synthetic 7,800 entries)", "",
-                "| workers | concurrency | requests/s | p50 ms | p99 ms | errors | server CPU ms / request | "
-                "server peak RSS (MB) |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                "Questions *searched*: the result cache off, every request runs the encoder and both indexes. "
+                "*Repeated*: the cache on (as served), after "
+                f"{WARM_SECONDS} s of the same stream of gold questions, as at a peak when residents ask the "
+                "same questions again and again.", "",
+                "| questions | workers | concurrency | requests/s | p50 ms | p99 ms | errors | "
+                "server CPU ms / request | server peak RSS (MB) |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for h in r["http"]:
             for run in h["runs"].values():
-                out.append(f"| {h['workers']} | {run['concurrency']} | {run['requests_per_s']:,.0f} | "
+                kind = "repeated" if h.get("repeated") else "searched"
+                out.append(f"| {kind} | {h['workers']} | {run['concurrency']} | {run['requests_per_s']:,.0f} | "
                            f"{run['latency_ms'].get('p50', 0):.1f} | {run['latency_ms'].get('p99', 0):.1f} | "
                            f"{run['errors']} | {run['server_cpu_ms_per_request']:.1f} | {h['peak_rss_mb']:,.0f} |")
         out.append("")
@@ -128,9 +135,13 @@ def targets(r: dict[str, Any]) -> list[str]:
         if c16:
             good = c16["requests_per_s"] >= t["http_rps_c16"] and c16["latency_ms"].get("p99", 1e9) <= \
                 t["http_p99_ms_c16"] and c16["errors"] == 0
-            lines.append(f"- {_ok(good)} HTTP, {h['workers']} worker(s), concurrency 16: {c16['requests_per_s']:,.0f} "
+            kind = "repeated questions" if h.get("repeated") else "every question searched"
+            lines.append(f"- {_ok(good)} HTTP ({kind}), {h['workers']} worker(s), concurrency 16: "
+                         f"{c16['requests_per_s']:,.0f} "
                          f"req/s, p99 {c16['latency_ms'].get('p99', 0):.1f} ms, {c16['errors']} errors "
                          "(target ≥ 500 req/s, p99 ≤ 50 ms, 0 errors)")
+            if h.get("repeated"):
+                continue
             lines.append(f"- {_ok(h['peak_rss_mb'] <= t['rss_mb_7800'])} server peak RSS {h['peak_rss_mb']:,.0f} MB "
                          f"with {h['workers']} worker(s) (target ≤ 1.5 GB at 7,800 entries)")
     b = r["build"].get("synthetic-7800")
