@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -53,7 +54,7 @@ class EmbeddingCache:
         return [t for t in dict.fromkeys(texts) if _key(self.model, t) not in self._rows]
 
     def add(self, texts: list[str], vectors: np.ndarray) -> None:
-        """Vectors computed elsewhere (``embed_in_child``)."""
+        """Vectors computed elsewhere (by a ``BuildHelper``)."""
         for text, vector in zip(texts, vectors, strict=True):
             self._rows[_key(self.model, text)] = vector
 
@@ -157,76 +158,105 @@ class TokenCache:
         os.replace(tmp, self.path)
 
 
-CHILD_EMBED_MAX = 2000  # up to this many new texts, embed in a child process (see embed_in_child)
-
-
-def _embed(model: str, models_dir: str, texts: list[str]) -> np.ndarray:
-    from qa.encoder import encode, load_encoder
-
-    return encode(load_encoder(model, Path(models_dir), threads=1), texts)
-
-
-def embed_in_child(model: str, texts: list[str]) -> Future[np.ndarray]:
-    """Embed ``texts`` in a fresh process (spawned, so no lock or thread of this one is inherited),
-    so the encoder starts while the caller builds the lexical index."""
-    from qa.config import get_settings
-
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    future = pool.submit(_embed, model, str(get_settings().models_dir), texts)
-    pool.shutdown(wait=False)
-    return future
-
-
-CHILD_TOKENIZE_MIN = 2000  # from this many new texts, a large build shares its work with a helper process
+CHILD_TOKENIZE_MIN = 2000  # from this many new texts, a build shares its embedding with the helper too
 HELPER_BATCH = 256
 
 _helper_encoder: Any = None
+_helper_tokenizer: Any = None
 
 
-def _tokenize(dict_dir: str, texts: list[str]) -> Encoded:
+def _follow_parent(parent: int) -> None:
+    """In the helper, at start: exit when the build's process is gone (``kill -9``, the OOM killer).
+
+    A pool worker holds both ends of its task pipe, so it would otherwise wait for work forever,
+    holding the encoder's ~280 MB."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="follow-parent", daemon=True).start()
+
+
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _warm(model: str, models_dir: str, dict_dir: str) -> None:
+    """In the helper, first thing: load the tokeniser (jieba's dictionary, pypinyin) and the
+    encoder, while the build's own process is still reading the corpus."""
+    from qa.encoder import encode, load_encoder
+    from qa.text import Tokenizer, Vocabulary
+
+    global _helper_encoder, _helper_tokenizer
+    _helper_tokenizer = Tokenizer(Vocabulary.load(Path(dict_dir)))
+    _helper_tokenizer.tokens("住房公积金")
+    _helper_encoder = load_encoder(model, Path(models_dir), threads=1)
+    encode(_helper_encoder, ["住房公积金"])
+
+
+def _tokenize(texts: list[str]) -> Encoded:
     """In the helper: each text's tokens as ids into a vocabulary of the helper's own. Three arrays
     cross the process boundary far faster than millions of strings, and the caller then maps
     only the distinct tokens to its ids (``TokenCache.add``)."""
     from qa.lexical import TokenVocabulary
-    from qa.text import Tokenizer, Vocabulary
 
-    tokenizer = Tokenizer(Vocabulary.load(Path(dict_dir)))
     vocab = TokenVocabulary()
-    arrays = [vocab.encode(tokenizer.tokens(t)) for t in texts]
+    arrays = [vocab.encode(_helper_tokenizer.tokens(t)) for t in texts]
     offsets = np.concatenate([[0], np.cumsum([len(a) for a in arrays], dtype=np.int64)]).astype(np.int64)
     ids = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int32)
     return vocab.tokens, offsets, ids
 
 
-def _embed_batch(model: str, models_dir: str, texts: list[str]) -> np.ndarray:
-    """In the helper: one batch, with the encoder kept from the batch before."""
-    from qa.encoder import encode, load_encoder
+def _embed_batch(texts: list[str]) -> np.ndarray:
+    """In the helper: one batch with the warm encoder."""
+    from qa.encoder import encode
 
-    global _helper_encoder
-    if _helper_encoder is None:
-        _helper_encoder = load_encoder(model, Path(models_dir), threads=1)
     return encode(_helper_encoder, texts)
 
 
+def _small_edit(to_embed: list[str], to_tokenize: list[str]) -> tuple[np.ndarray, Encoded]:
+    return _embed_batch(to_embed) if to_embed else np.zeros((0, 0), dtype=np.float32), _tokenize(to_tokenize)
+
+
 class BuildHelper:
-    """A second process for a large build: it tokenises every new text while this process
-    embeds, then takes embedding batches from the back of the queue this process works through
-    from the front, so both cores stay busy until the last batch.
+    """A second process for every build with the default model, started before the corpus is read.
+
+    It loads the tokeniser and the encoder (``_warm``, ~2.5 s on these machines) while this
+    process loads and normalises the corpus, then:
+
+    - a small edit (``small_edit``): embeds and tokenises the few new texts at once, so this
+      process never loads jieba's dictionary or the encoder;
+    - a large build (``tokenize`` then ``embed``): tokenises every new text while this process
+      embeds, then takes embedding batches from the back of the queue this process works
+      through from the front, so both cores stay busy until the last batch.
 
     Tokenising (jieba, character n-grams, pypinyin) is pure Python and holds one core; the
     encoder is numpy, and two BLAS threads beside a busy core spin more than they compute.
     One thread each, on 2 cores: a cold `qa build` of the bundled corpus took 75 → 41 s.
     """
 
-    def __init__(self, model: str, dict_dir: Path, untokenized: list[str]) -> None:
+    def __init__(self, model: str, dict_dir: Path) -> None:
         from qa.config import get_settings
 
-        self.model, self.models_dir = model, str(get_settings().models_dir)
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_follow_parent, initargs=(os.getpid(),))
         self._lock = threading.Lock()
         self._queue: deque[list[str]] = deque()
         self._sent: list[tuple[list[str], Future[np.ndarray]]] = []
-        self._tokens = self._pool.submit(_tokenize, str(dict_dir), untokenized)
+        self._tokens: Future[Encoded] | None = None
+        self._given_work = False
+        self._pool.submit(_warm, model, str(get_settings().models_dir), str(dict_dir))
+
+    def small_edit(self, to_embed: list[str], to_tokenize: list[str]) -> tuple[np.ndarray, Encoded]:
+        """Vectors of ``to_embed`` and tokens of ``to_tokenize``, computed by the warm helper."""
+        self._given_work = True
+        return self._pool.submit(_small_edit, to_embed, to_tokenize).result()
+
+    def tokenize(self, texts: list[str]) -> None:
+        """Start tokenising ``texts``; embedding batches follow once it is done (``embed``)."""
+        self._given_work = True
+        self._tokens = self._pool.submit(_tokenize, texts)
         self._tokens.add_done_callback(self._take_batch)
 
     def _take_batch(self, _: object = None) -> None:
@@ -235,7 +265,7 @@ class BuildHelper:
                 return
             batch = self._queue.pop()
             try:
-                future = self._pool.submit(_embed_batch, self.model, self.models_dir, batch)
+                future = self._pool.submit(_embed_batch, batch)
             except RuntimeError:  # the pool broke (the helper died): this process embeds the batch
                 self._queue.append(batch)
                 return
@@ -247,7 +277,7 @@ class BuildHelper:
         """Vectors of distinct ``texts``: this process from the front, the helper from the back."""
         with self._lock:
             self._queue.extend(texts[i:i + HELPER_BATCH] for i in range(0, len(texts), HELPER_BATCH))
-        if self._tokens.done():
+        if self._tokens is None or self._tokens.done():
             self._take_batch()
         vectors: dict[str, np.ndarray] = {}
         while True:
@@ -272,7 +302,9 @@ class BuildHelper:
         return vectors
 
     def tokens(self) -> Encoded | None:
-        """Tokens of the texts given at the start, or None when the helper failed."""
+        """Tokens of the texts given to ``tokenize``, or None when the helper failed."""
+        if self._tokens is None:
+            return None
         try:
             return self._tokens.result()
         except Exception as exc:
@@ -280,7 +312,13 @@ class BuildHelper:
             return None
 
     def close(self) -> None:
+        """Let the helper go. One that was never given work (a rebuild with nothing new) is still
+        warming up: it is stopped, or ``qa build`` would wait for it at exit."""
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if not self._given_work:
+            for process in processes:
+                process.terminate()
 
 
 def dictionary_digest(folder: Path) -> str:

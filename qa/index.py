@@ -17,10 +17,12 @@ file, checked at load, so a damaged file is refused rather than served. Nothing 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,13 +36,11 @@ import orjson
 
 import qa
 from qa.build_cache import (
-    CHILD_EMBED_MAX,
     CHILD_TOKENIZE_MIN,
     BuildHelper,
     EmbeddingCache,
     TokenCache,
     dictionary_digest,
-    embed_in_child,
 )
 from qa.corpus import Corpus, Entry, corpus_sha256, lapses_on, load_corpus
 from qa.dense import EXACT, EXACT_MAX_VECTORS, NPROBE, build_dense, prepare
@@ -223,75 +223,81 @@ def build_index(
     require_policies: bool | None = None,
     cache_dir: Path | None = None,
     exact_max_vectors: int = EXACT_MAX_VECTORS,
+    use_helper: bool = True,
 ) -> Path:
-    """Build an index from a corpus folder into a new build folder and make it current."""
+    """Build an index from a corpus folder into a new build folder and make it current.
+
+    With the default model a helper process shares the work (``BuildHelper``); ``use_helper=False``
+    does it all in this process (the same files, more slowly)."""
     import faiss
 
     from qa.encoder import encode
 
     started = time.perf_counter()
-    corpus = load_corpus(corpus_dir, require_policies=require_policies)
-    sha = corpus.sha256()
-    entries = corpus.answerable()
-    if not entries:
-        raise CorpusInvalid([f"{corpus_dir}: no published entries to index"])
-    texts, owners = phrasing_texts(entries)
-    answer_texts = [normalise(e.answer) for e in entries]
-    answer_heads = [t[:ANSWER_VECTOR_CHARS] for t in answer_texts]
-    cache_dir = cache_dir or index_dir / "cache"
-    embeddings = EmbeddingCache(cache_dir, model_name)
-    missing = embeddings.missing_texts(texts + answer_heads)
-    done = 0
-
-    def advance(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress:
-            progress(done, len(missing))
-
-    # A small edit's few texts are embedded in a child process while this one tokenises and
-    # builds BM25: the encoder's start-up (~3 s) then costs nothing. A cold build embeds here.
-    small_edit = 0 < len(missing) <= CHILD_EMBED_MAX and model_name == DEFAULT_MODEL
-    child = embed_in_child(model_name, missing) if small_edit else None
-    tokenizer = Tokenizer(Vocabulary.load(corpus_dir / "dict"))
-    tokens = TokenCache(cache_dir, dictionary_digest(corpus_dir / "dict"))
-    # A large build does the reverse: a helper process tokenises, then embeds beside this one.
-    untokenized = tokens.missing_texts(texts + answer_texts)
-    helper = None
-    if child is None and model_name == DEFAULT_MODEL and len(untokenized) + len(missing) >= CHILD_TOKENIZE_MIN:
-        helper = BuildHelper(model_name, corpus_dir / "dict", untokenized)
+    # The helper starts first: it loads jieba and the encoder while this process reads the corpus.
+    helper = BuildHelper(model_name, corpus_dir / "dict") if use_helper and model_name == DEFAULT_MODEL else None
     try:
-        if helper is None:
-            lexical = LexicalIndex.from_ids(tokens.ids(texts, tokenizer.tokens), tokens.vocab.tokens)
-            answer_lexical = LexicalIndex.from_ids(tokens.ids(answer_texts, tokenizer.tokens), tokens.vocab.tokens)
-        if child is not None:
+        corpus = load_corpus(corpus_dir, require_policies=require_policies)
+        sha = corpus.sha256()
+        entries = corpus.answerable()
+        if not entries:
+            raise CorpusInvalid([f"{corpus_dir}: no published entries to index"])
+        texts, owners = phrasing_texts(entries)
+        answer_texts = [normalise(e.answer) for e in entries]
+        answer_heads = [t[:ANSWER_VECTOR_CHARS] for t in answer_texts]
+        cache_dir = cache_dir or index_dir / "cache"
+        embeddings = EmbeddingCache(cache_dir, model_name)
+        missing = embeddings.missing_texts(texts + answer_heads)
+        tokenizer = Tokenizer(Vocabulary.load(corpus_dir / "dict"))
+        tokens = TokenCache(cache_dir, dictionary_digest(corpus_dir / "dict"))
+        untokenized = tokens.missing_texts(texts + answer_texts)
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress(done, len(missing))
+
+        large = len(untokenized) + len(missing) >= CHILD_TOKENIZE_MIN
+        if helper is not None and not large and (missing or untokenized):
+            # A small edit: the warm helper embeds and tokenises its few texts; this process then
+            # never loads jieba's dictionary or the encoder.
+            # bm25s's import (0.3 s) runs while this thread waits for the helper, not after.
+            threading.Thread(target=importlib.import_module, args=("bm25s",), daemon=True).start()
             try:
-                embeddings.add(missing, child.result())
-                advance(len(missing))
-            except Exception as exc:  # the child died (memory, a signal): embed here instead
-                log.warning("embedding in a child process failed (%s); embedding in this one", exc)
-        if helper is not None and missing:
-            with single_threaded(encoder):
-                shared = helper.embed(missing, lambda batch: encode(encoder, batch), advance)
-            embeddings.add(list(shared), np.stack(list(shared.values())))
-        vectors = embeddings.embed(texts, lambda batch: encode(encoder, batch), advance)
-        answer_vectors = embeddings.embed(answer_heads, lambda batch: encode(encoder, batch), advance)
-        # FAISS releases the GIL: the dense index trains on the other core while this thread
-        # takes the helper's tokens, builds BM25 and writes the rest (3 s of a cold build at 7,800).
-        last = current_build(index_dir)
-        dense_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dense")
-        dense_job = dense_pool.submit(build_dense, vectors, exact_max_vectors,
-                                      previous=last / "dense.faiss" if last else None)
-        dense_pool.shutdown(wait=False)
-        if helper is not None:
-            found = helper.tokens()
-            if found is not None:
-                tokens.add(untokenized, found)
-            lexical = LexicalIndex.from_ids(tokens.ids(texts, tokenizer.tokens), tokens.vocab.tokens)
-            answer_lexical = LexicalIndex.from_ids(tokens.ids(answer_texts, tokenizer.tokens), tokens.vocab.tokens)
+                vectors_found, encoded = helper.small_edit(missing, untokenized)
+                if missing:
+                    embeddings.add(missing, vectors_found)
+                    advance(len(missing))
+                tokens.add(untokenized, encoded)
+            except Exception as exc:  # the helper died (memory, a signal): this process does it
+                log.warning("the build's helper process failed (%s); embedding and tokenising here", exc)
+        elif helper is not None and large:
+            helper.tokenize(untokenized)
+            if missing:
+                with single_threaded(encoder):
+                    shared = helper.embed(missing, lambda batch: encode(encoder, batch), advance)
+                embeddings.add(list(shared), np.stack(list(shared.values())))
     finally:
         if helper is not None:
             helper.close()
+    # Whatever is still missing (no helper, or it failed) is computed here.
+    vectors = embeddings.embed(texts, lambda batch: encode(encoder, batch), advance)
+    answer_vectors = embeddings.embed(answer_heads, lambda batch: encode(encoder, batch), advance)
+    # FAISS releases the GIL: the dense index trains on the other core while this thread builds
+    # BM25 and writes the rest (3 s of a cold build at 7,800 entries).
+    last = current_build(index_dir)
+    dense_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dense")
+    dense_job = dense_pool.submit(build_dense, vectors, exact_max_vectors,
+                                  previous=last / "dense.faiss" if last else None)
+    dense_pool.shutdown(wait=False)
+    if helper is not None and large:  # done by now, or finishing (closing only cancels what has not started)
+        found = helper.tokens()
+        if found is not None:
+            tokens.add(untokenized, found)
+    lexical = LexicalIndex.from_ids(tokens.ids(texts, tokenizer.tokens), tokens.vocab.tokens)
+    answer_lexical = LexicalIndex.from_ids(tokens.ids(answer_texts, tokenizer.tokens), tokens.vocab.tokens)
     dim = int(vectors.shape[1])
 
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"-{sha[:8]}-{os.getpid()}"

@@ -36,6 +36,14 @@ def corpus_words(tokens: Iterable[str]) -> list[str]:
     return sorted({t for t in tokens if _HAN_WORD.match(t)})
 
 
+def _syllables(word: str) -> list[str]:
+    # Imported on first use: a rebuild whose words the previous build already had never loads
+    # pypinyin's phrase dictionary (0.7 s).
+    from pypinyin import Style, lazy_pinyin
+
+    return list(lazy_pinyin(word, style=Style.NORMAL, v_to_u=False, errors="ignore"))
+
+
 def write_spelling(folder: Path, idf: dict[str, float], n_docs: int, vocabulary: Vocabulary,
                    previous: Path | None = None) -> None:
     """``spelling.json`` for a build: the syllables of each corpus word and how many documents use it.
@@ -44,8 +52,6 @@ def write_spelling(folder: Path, idf: dict[str, float], n_docs: int, vocabulary:
     which hold its canonical 住房公积金), as often as their canonical term. Syllables of words the
     previous build already had are reused (pinyin of 14,000 words takes ~1 s).
     """
-    from pypinyin import Style, lazy_pinyin
-
     known: dict[str, list[str]] = {}
     if previous is not None and (previous / FILE).exists():
         try:
@@ -67,7 +73,7 @@ def write_spelling(folder: Path, idf: dict[str, float], n_docs: int, vocabulary:
     for word, count in counts.items():
         if not _HAN_WORD.match(word):
             continue
-        syllables = known.get(word) or lazy_pinyin(word, style=Style.NORMAL, v_to_u=False, errors="ignore")
+        syllables = known.get(word) or _syllables(word)
         if len(syllables) == len(word):
             words[word] = [syllables, count, int(word in dictionary)]
     (folder / FILE).write_bytes(orjson.dumps(words))

@@ -116,12 +116,9 @@ def _size(index_dir: Path, name: str) -> int:
 
 
 def test_a_build_shared_with_its_helper_process_equals_one_built_alone(
-        two_builds: tuple[Path, Path, Path], encoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    import qa.index
-
+        two_builds: tuple[Path, Path, Path], encoder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     corpus, shared_dir, _ = two_builds  # built cold with the helper: 3,000+ new texts
-    monkeypatch.setattr(qa.index, "CHILD_TOKENIZE_MIN", 10**9)
-    alone_dir = build_index(corpus, tmp_path / "alone", encoder, "usem3")
+    alone_dir = build_index(corpus, tmp_path / "alone", encoder, "usem3", use_helper=False)
     shared = load_index(shared_dir, "usem3")
     alone = load_index(tmp_path / "alone", "usem3")
     assert json.loads((alone_dir / "manifest.json").read_text())["embedded"] == shared.manifest.embedded

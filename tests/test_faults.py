@@ -43,6 +43,18 @@ def _env(tmp_path: Path, models_dir: Path, corpus: Path, index: Path, **extra: s
             "QA_DATABASE_URL": f"sqlite:///{tmp_path / 'qa.sqlite3'}", "QA_UI": "false", **extra}
 
 
+def _children(pid: int) -> list[int]:
+    return [int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()]
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's exit is reaped by whoever adopted it)."""
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
 def test_kill_9_during_a_build_leaves_the_previous_index_serving(
         small_build: tuple[Path, Path], models_dir: Path, tmp_path: Path) -> None:
     small_corpus, index = _copy(small_build, tmp_path)
@@ -66,8 +78,14 @@ def test_kill_9_during_a_build_leaves_the_previous_index_serving(
             seen += build.stdout.read1(256)
         time.sleep(2.0)  # well into embedding
         assert build.poll() is None, "the build finished before it could be killed"
+        helpers = [c for c in _children(build.pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        assert len(helpers) == 1  # the build's helper process
         build.send_signal(signal.SIGKILL)
         build.wait()
+        deadline = time.monotonic() + 10
+        while any(_running(h) for h in helpers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_running(h) for h in helpers), "the helper outlived its build"
 
         assert current_build(index) == first
         assert load_index(index, "usem3").folder == first

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,41 @@ def test_a_build_that_dies_leaves_the_previous_index_current(
     assert load_index(index_dir, "usem3").folder == first
     second = build_index(small_corpus, index_dir, encoder, "usem3")
     assert second != first and current_build(index_dir) == second
+
+
+def test_a_small_edit_is_built_the_same_with_or_without_its_helper_process(
+    small_corpus: Path, encoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The helper embeds and tokenises an edit's new texts; if it dies, the build does them itself."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from qa.build_cache import BuildHelper
+
+    first = build_index(small_corpus, tmp_path / "index", encoder, "usem3")
+    shutil.copytree(tmp_path / "index", tmp_path / "broken")
+    path = small_corpus / "entries" / "gjj.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[0])
+    record["answer"] = "（2026年起）" + record["answer"]
+    record["alternates"] = [*record.get("alternates", []), "公积金租房提取新规定"]
+    path.write_text("\n".join([json.dumps(record, ensure_ascii=False), *lines[1:]]) + "\n", encoding="utf-8")
+    helped = build_index(small_corpus, tmp_path / "index", encoder, "usem3")
+
+    def dies(*_: object) -> None:
+        raise BrokenProcessPool("A child process terminated abruptly")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(BuildHelper, "small_edit", dies)
+        alone = build_index(small_corpus, tmp_path / "broken", encoder, "usem3")
+    a, b = (json.loads((folder / "manifest.json").read_text(encoding="utf-8")) for folder in (helped, alone))
+    assert helped != first and a["embedded"] == b["embedded"] == 2
+    for name in ("bm25/data.csc.index.npy", "bm25/vocab.index.json", "bm25_answers/data.csc.index.npy",
+                 "entries.jsonl", "spelling.json"):
+        assert a["files"][name] == b["files"][name], name
+    helped_index, alone_index = load_index(tmp_path / "index", "usem3"), load_index(tmp_path / "broken", "usem3")
+    x, y = (i.dense.reconstruct_n(0, i.dense.ntotal) for i in (helped_index, alone_index))
+    assert float(np.min(np.sum(x * y, axis=1))) > 0.9999
+    assert "（2026年起）" in helped_index.by_id[record["id"]]["answer"]
 
 
 def test_lexical_index_scores_exactly_as_stock_bm25s(searcher) -> None:  # type: ignore[no-untyped-def]
