@@ -159,7 +159,14 @@ def _own_words(searcher: Searcher, group: dict[str, Any]) -> list[set[str]]:
     """Per case of a group, the words of its entry's phrasings that no other case's phrasings have
     (成年人 for 成年人改名, 裁员 for 被裁员的补偿): telling (idf ≥ ``TELLING_IDF``), not question words,
     and not the group's topic (sharing two characters with its ask, as 公积金异地转移 does with
-    公积金转移怎么办)."""
+    公积金转移怎么办). Derived once per build (``Searcher.derived``)."""
+    key = ("case own words", group["id"])
+    if key not in searcher.derived:
+        searcher.derived[key] = _derive_own_words(searcher, group)
+    return searcher.derived[key]  # type: ignore[no-any-return]
+
+
+def _derive_own_words(searcher: Searcher, group: dict[str, Any]) -> list[set[str]]:
     idf = searcher.index.lexical.idf
     ask = normalise(group["ask"])
     topic = {ask[i:i + 2] for i in range(len(ask) - 1)}
@@ -182,20 +189,20 @@ def names_case(searcher: Searcher, group: dict[str, Any], text: str) -> bool:
     return any(w in said and w in text for own in _own_words(searcher, group) for w in own)
 
 
-def names_a_case(searcher: Searcher, result: SearchResult, searched: str) -> bool:
-    """True when the first entry is a case of an everyday question and the resident named a case of
-    it (公积金怎么转到外地): the question is specific and is answered, not asked about."""
-    groups = searcher.index.case_groups_of.get(result.hits[0].id, []) if result.hits else []
+def named_groups(searcher: Searcher, first: Hit, searched: str) -> set[str]:
+    """The case groups of the first entry whose case the resident named (公积金怎么转到外地 names
+    转出 of 公积金转移怎么办): for those the question is specific and is answered, not asked about."""
     text = normalise(searched)
-    return any(names_case(searcher, g, text) for g in groups)
+    return {g["id"] for g in searcher.index.case_groups_of.get(first.id, []) if names_case(searcher, g, text)}
 
 
-def ask_case(searcher: Searcher, result: SearchResult, searched: str, ranked: list[Hit],
+def ask_case(searcher: Searcher, result: SearchResult, ranked: list[Hit], named: set[str],
              categories: list[str] | None = None) -> Clarify | None:
     """A clarifying question from the corpus's case groups (``corpus/cases.jsonl``).
 
     Asked when the first entry is answered and is a case of an everyday question the editors
-    recorded (公积金转移怎么办: 转出 or 转入), the resident named none of its cases, and another case
+    recorded (公积金转移怎么办: 转出 or 转入), the resident named none of its cases (``named`` holds the
+    groups they did, from ``named_groups``), and another case
     of it is among the ``ranked`` entries within ``CASE_MARGIN`` of the first (the search finds
     both readings plausible). The options are every case of the group within the asker's
     categories, the first entry first.
@@ -206,14 +213,13 @@ def ask_case(searcher: Searcher, result: SearchResult, searched: str, ranked: li
     groups = searcher.index.case_groups_of.get(first.id)
     if not groups:
         return None
-    text = normalise(searched)
     allowed = searcher.category_names(categories)
     scores = {h.id: h.score for h in ranked}
     for group in groups:
         cases = [c["entry"] for c in group["cases"] if not searcher.lapsed(c["entry"])
                  and (allowed is None or searcher.entry(c["entry"])["category"] in allowed)]
         others = [e for e in cases if e != first.id]
-        if not others or names_case(searcher, group, text):
+        if not others or group["id"] in named:
             continue
         if any(first.score - scores.get(e, -1.0) <= CASE_MARGIN for e in others):
             return Clarify(CLARIFY_QUESTION, [first, *(searcher.hit(e, scores.get(e, 0.0)) for e in others)])
@@ -251,7 +257,7 @@ def understand(searcher: Searcher, question: str, k: int = 5, categories: list[s
     taken.result = replace(taken.result, query=question, took_ms=took, hits=ranked[:wanted])
     # The editors' case groups first; the word-overlap rule only where no group says the resident
     # named a case (公积金怎么转到外地 is answered).
-    taken.clarify = ask_case(searcher, taken.result, taken.searched, ranked, categories) or (
-        None if names_a_case(searcher, taken.result, taken.searched) else
-        ask_which(searcher, taken.result, taken.searched))
+    named = named_groups(searcher, ranked[0], taken.searched) if ranked else set()
+    taken.clarify = ask_case(searcher, taken.result, ranked, named, categories) or (
+        None if named else ask_which(searcher, taken.result, taken.searched))
     return taken
