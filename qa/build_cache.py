@@ -312,10 +312,11 @@ class BuildHelper:
             return None
 
     def close(self) -> None:
-        """Let the helper go. One that was never given work (a rebuild with nothing new) is still
+        """Let the helper go, finishing what it was given (tokens still queued behind the warm-up
+        are collected after this). One never given work (a rebuild with nothing new) is still
         warming up: it is stopped, or ``qa build`` would wait for it at exit."""
         processes = list((getattr(self._pool, "_processes", None) or {}).values())
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=not self._given_work)
         if not self._given_work:
             for process in processes:
                 process.terminate()

@@ -292,7 +292,7 @@ def build_index(
     dense_job = dense_pool.submit(build_dense, vectors, exact_max_vectors,
                                   previous=last / "dense.faiss" if last else None)
     dense_pool.shutdown(wait=False)
-    if helper is not None and large:  # done by now, or finishing (closing only cancels what has not started)
+    if helper is not None and large:  # done by now, or finishing (a helper given work finishes it)
         found = helper.tokens()
         if found is not None:
             tokens.add(untokenized, found)

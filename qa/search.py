@@ -120,10 +120,10 @@ class Searcher:
         self._words: dict[tuple[str, bool], tuple[str, set[str]]] = {}
         self._lapses = {row: e["lapses_on"] for row, e in enumerate(index.entries) if e.get("lapses_on")}
         self._results: OrderedDict[tuple[Any, ...], SearchResult] = OrderedDict()  # see ``cached``
+        self._results_lock = threading.Lock()
         # What other modules derive from this build once (keyed by their own names), e.g. the words
         # that name each case of a case group (qa/understand.py).
         self.derived: dict[tuple[str, str], Any] = {}
-        self._results_lock = threading.Lock()
 
     def category_names(self, wanted: list[str] | None) -> list[str] | None:
         """Category names from names, slugs or unique name prefixes; unknown ones are refused."""
