@@ -14,7 +14,6 @@ import logging
 import multiprocessing
 import os
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from qa.lifecycle import follow_parent
 
 log = logging.getLogger(__name__)
 
@@ -165,23 +166,6 @@ _helper_encoder: Any = None
 _helper_tokenizer: Any = None
 
 
-def _follow_parent(parent: int) -> None:
-    """In the helper, at start: exit when the build's process is gone (``kill -9``, the OOM killer).
-
-    A pool worker holds both ends of its task pipe, so it would otherwise wait for work forever,
-    holding the encoder's ~280 MB."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_CHECK_SECONDS)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="follow-parent", daemon=True).start()
-
-
-PARENT_CHECK_SECONDS = 0.5
-
-
 def _warm(model: str, models_dir: str, dict_dir: str) -> None:
     """In the helper, first thing: load the tokeniser (jieba's dictionary, pypinyin) and the
     encoder, while the build's own process is still reading the corpus."""
@@ -240,7 +224,7 @@ class BuildHelper:
         from qa.config import get_settings
 
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_follow_parent, initargs=(os.getpid(),))
+                                         initializer=follow_parent, initargs=(os.getpid(),))
         self._lock = threading.Lock()
         self._queue: deque[list[str]] = deque()
         self._sent: list[tuple[list[str], Future[np.ndarray]]] = []

@@ -103,7 +103,7 @@ def in_script(text: str, script: str) -> str:
     return str(_opencc(config).convert(text)) if config else text
 
 
-SHORT_TEXT = 64  # a question or phrasing, not an answer: worth remembering (at most ~15 MB of them)
+SHORT_TEXT = 64  # a question or phrasing, not an answer: worth remembering (65,536 of them: ~10 MB, 30 MB at most)
 
 
 def normalise(text: str) -> str:

@@ -208,3 +208,22 @@ def test_serve_with_two_workers_answers_and_stops_cleanly(
     finally:
         server.terminate()
         assert server.wait(timeout=30) == 0
+
+
+def test_workers_stop_when_their_parent_is_killed(
+        small_build: tuple[Path, Path], models_dir: Path, tmp_path: Path) -> None:
+    """kill -9 of `qa serve --workers 2` must not leave its workers serving unsupervised on the port."""
+    small_corpus, index = small_build
+    server, base = start_server(_env(tmp_path, models_dir, small_corpus, index, QA_WORKERS="2"),
+                                tmp_path / "serve.log")
+    workers = [c for c in _children(server.pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    assert len(workers) == 2
+    assert httpx.get(base + "/readyz").status_code == 200
+    server.send_signal(signal.SIGKILL)
+    server.wait()
+    deadline = time.monotonic() + 15
+    while any(_running(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_running(w) for w in workers), "a worker outlived `qa serve`"
+    with pytest.raises(httpx.TransportError):
+        httpx.get(base + "/readyz", timeout=2)

@@ -103,10 +103,15 @@ def worker_app() -> FastAPI:
     """One worker of ``qa serve --workers N`` (a uvicorn factory): load, then serve.
 
     ``qa serve`` has already checked the index in the parent, so a worker that cannot load it
-    (the build changed in between) stays up, not ready, and says why at ``/readyz``.
+    (the build changed in between) stays up, not ready, and says why at ``/readyz``. A worker
+    whose parent is killed outright stops (gracefully) instead of serving on unsupervised.
     """
-    from qa import logs
+    import os
 
+    from qa import logs
+    from qa.lifecycle import follow_parent, stop_gracefully
+
+    follow_parent(os.getppid(), stop_gracefully)
     settings = get_settings()
     logs.configure(settings.log_format)
     service = Service(settings)
