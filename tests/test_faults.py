@@ -43,8 +43,10 @@ def _env(tmp_path: Path, models_dir: Path, corpus: Path, index: Path, **extra: s
             "QA_DATABASE_URL": f"sqlite:///{tmp_path / 'qa.sqlite3'}", "QA_UI": "false", **extra}
 
 
-def _children(pid: int) -> list[int]:
-    return [int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()]
+def _spawned(pid: int) -> list[int]:
+    """The process's multiprocessing children (not its resource tracker)."""
+    children = [int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()]
+    return [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
 
 
 def _running(pid: int) -> bool:
@@ -53,6 +55,14 @@ def _running(pid: int) -> bool:
         return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
     except FileNotFoundError:
         return False
+
+
+def _outliving(pids: list[int], seconds: float) -> list[int]:
+    """Those of ``pids`` still running after waiting up to ``seconds`` for them to go."""
+    deadline = time.monotonic() + seconds
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return [p for p in pids if _running(p)]
 
 
 def test_kill_9_during_a_build_leaves_the_previous_index_serving(
@@ -78,14 +88,11 @@ def test_kill_9_during_a_build_leaves_the_previous_index_serving(
             seen += build.stdout.read1(256)
         time.sleep(2.0)  # well into embedding
         assert build.poll() is None, "the build finished before it could be killed"
-        helpers = [c for c in _children(build.pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        helpers = _spawned(build.pid)
         assert len(helpers) == 1  # the build's helper process
         build.send_signal(signal.SIGKILL)
         build.wait()
-        deadline = time.monotonic() + 10
-        while any(_running(h) for h in helpers) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not any(_running(h) for h in helpers), "the helper outlived its build"
+        assert not _outliving(helpers, 10), "the helper outlived its build"
 
         assert current_build(index) == first
         assert load_index(index, "usem3").folder == first
@@ -197,10 +204,7 @@ def test_serve_with_two_workers_answers_and_stops_cleanly(
     server, base = start_server(_env(tmp_path, models_dir, small_corpus, index, QA_WORKERS="2"),
                                 tmp_path / "serve.log")
     try:
-        children = [int(c) for t in Path(f"/proc/{server.pid}/task").iterdir()
-                    for c in (t / "children").read_text().split()]
-        workers = [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
-        assert len(workers) == 2  # (the other child is multiprocessing's resource tracker)
+        assert len(_spawned(server.pid)) == 2  # (the other child is multiprocessing's resource tracker)
         answers = {httpx.get(base + "/v1/search", params={"q": "租房提取公积金"}).json()["hits"][0]["id"]
                    for _ in range(6)}
         assert len(answers) == 1  # every worker serves the same build
@@ -216,14 +220,11 @@ def test_workers_stop_when_their_parent_is_killed(
     small_corpus, index = small_build
     server, base = start_server(_env(tmp_path, models_dir, small_corpus, index, QA_WORKERS="2"),
                                 tmp_path / "serve.log")
-    workers = [c for c in _children(server.pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    workers = _spawned(server.pid)
     assert len(workers) == 2
     assert httpx.get(base + "/readyz").status_code == 200
     server.send_signal(signal.SIGKILL)
     server.wait()
-    deadline = time.monotonic() + 15
-    while any(_running(w) for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not any(_running(w) for w in workers), "a worker outlived `qa serve`"
+    assert not _outliving(workers, 15), "a worker outlived `qa serve`"
     with pytest.raises(httpx.TransportError):
         httpx.get(base + "/readyz", timeout=2)
