@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qa import heap
 from qa.config import Settings
 from qa.encoder import load_encoder
 from qa.errors import QAError
@@ -102,6 +103,7 @@ class Service:
         try:
             self.searcher = self._searcher_for_current_build()
             self.not_ready = None
+            heap.settle()
             log.info("index %s loaded: %d entries", self.searcher.index.folder, len(self.searcher.index.entries))
         except QAError as exc:
             self.searcher = None
@@ -126,6 +128,7 @@ class Service:
             searcher = self._searcher_for_current_build()
             self.searcher = searcher  # one attribute assignment: atomic for every reader
             self.not_ready = None
+            heap.settle()
             log.info("reloaded index %s (was %s)", searcher.index.folder.name, before.name if before else None)
             return {"reloaded": True, "build": searcher.index.folder.name, "previous": before.name if before else None,
                     "entries": len(searcher.index.entries)}
@@ -164,11 +167,22 @@ class Service:
 
     def note_query(self, result: SearchResult, channel: str) -> None:
         """Keep the question and what it got, for the editors' reports (never fails the request)."""
-        top = result.hits[0] if result.hits else None
         self.metrics.question(result.answered, channel)
-        if not self.store.add_query(result.query, result.answered, top.id if top else None,
-                                    top.category if top else None, top.score if top else None, channel):
+        if not self.store.add_query(*_logged(result), channel):
             self.metrics.store_failures.inc()
+
+    async def note_query_async(self, result: SearchResult, channel: str) -> None:
+        """``note_query`` on the event loop (the API's routes), without a thread per request."""
+        self.metrics.question(result.answered, channel)
+        if not await self.store.add_query_async(*_logged(result), channel):
+            self.metrics.store_failures.inc()
+
+
+def _logged(result: SearchResult) -> tuple[str, bool, str | None, str | None, float | None]:
+    """What the queries log keeps of a result: the question, answered or not, and its first hit."""
+    top = result.hits[0] if result.hits else None
+    return (result.query, result.answered, top.id if top else None, top.category if top else None,
+            top.score if top else None)
 
 
 def index_problem(settings: Settings) -> str | None:

@@ -113,37 +113,70 @@ class GroupCommit:
     Each caller still returns only once its own row is committed (a resident's question survives
     ``kill -9`` the moment the answer is sent), but 16 requests at once make one transaction, not
     16 contending for SQLite's single writer: under load the queries log had been the largest
-    cost of a ``/v1/search`` request.
+    cost of a ``/v1/search`` request. ``add`` blocks its thread; ``add_async`` awaits on the event
+    loop, which hands the writing to a pool thread once per batch, not once per request.
     """
 
     def __init__(self, write: Callable[[list[dict[str, Any]]], None]) -> None:
         self._write = write
         self._lock = threading.Lock()
-        self._queue: list[tuple[dict[str, Any], Future[None]]] = []
+        self._queue: list[tuple[dict[str, Any], Callable[[BaseException | None], None]]] = []
         self._writing = False
 
-    def add(self, row: dict[str, Any]) -> None:
-        """Queue ``row`` and return once it is committed; raises what the write raised."""
-        done: Future[None] = Future()
+    def _enqueue(self, row: dict[str, Any], settle: Callable[[BaseException | None], None]) -> bool:
+        """Queue ``row``; True when the caller must now write (no write was in progress)."""
         with self._lock:
-            self._queue.append((row, done))
+            self._queue.append((row, settle))
             lead = not self._writing
             self._writing = True
-        while lead:
+        return lead
+
+    def _drain(self) -> None:
+        """Write batches until the queue is empty, settling each row's waiter."""
+        while True:
             with self._lock:
                 batch, self._queue = self._queue, []
                 if not batch:
                     self._writing = False
-                    break
+                    return
             try:
                 self._write([r for r, _ in batch])
             except BaseException as exc:  # every waiter of this batch learns why
-                for _, waiter in batch:
-                    waiter.set_exception(exc)
+                for _, settle in batch:
+                    settle(exc)
             else:
-                for _, waiter in batch:
-                    waiter.set_result(None)
+                for _, settle in batch:
+                    settle(None)
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Queue ``row`` and return once it is committed; raises what the write raised."""
+        done: Future[None] = Future()
+
+        def settle(exc: BaseException | None) -> None:
+            done.set_exception(exc) if exc is not None else done.set_result(None)
+
+        if self._enqueue(row, settle):
+            self._drain()
         done.result()
+
+    async def add_async(self, row: dict[str, Any]) -> None:
+        """``add`` for the event loop: await the row's commit without holding a thread meanwhile."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def resolve(exc: BaseException | None) -> None:
+            if done.done():  # the request was cancelled (client gone); its row is written all the same
+                return
+            done.set_exception(exc) if exc is not None else done.set_result(None)
+
+        def settle(exc: BaseException | None) -> None:  # called on the writing thread
+            loop.call_soon_threadsafe(resolve, exc)
+
+        if self._enqueue(row, settle):
+            loop.run_in_executor(None, self._drain)
+        await done
 
 
 class Store:
@@ -206,16 +239,29 @@ class Store:
             "session_id": item.session_id, "channel": item.channel,
         })
 
+    @staticmethod
+    def _query_row(query: str, answered: bool, entry_id: str | None, category: str | None, score: float | None,
+                   channel: str) -> dict[str, Any]:
+        return {"query": normalise(query), "answered": answered, "entry_id": entry_id, "category": category,
+                "score": None if score is None else round(float(score), 4), "channel": channel,
+                "created_at": datetime.now(UTC)}
+
     def add_query(self, query: str, answered: bool, entry_id: str | None, category: str | None,
                   score: float | None, channel: str = "api") -> bool:
         """Record a question and what it got; False when it could not be. Failure is logged,
         never raised: a resident still gets the answer when the database is down."""
         try:
-            self._queries.add({
-                "query": normalise(query), "answered": answered, "entry_id": entry_id, "category": category,
-                "score": None if score is None else round(float(score), 4), "channel": channel,
-                "created_at": datetime.now(UTC),
-            })
+            self._queries.add(self._query_row(query, answered, entry_id, category, score, channel))
+        except StoreUnavailable as exc:
+            log.error("question not recorded: %s", exc)
+            return False
+        return True
+
+    async def add_query_async(self, query: str, answered: bool, entry_id: str | None, category: str | None,
+                              score: float | None, channel: str = "api") -> bool:
+        """``add_query`` awaited on the event loop (the API's routes): the same row, the same commit."""
+        try:
+            await self._queries.add_async(self._query_row(query, answered, entry_id, category, score, channel))
         except StoreUnavailable as exc:
             log.error("question not recorded: %s", exc)
             return False

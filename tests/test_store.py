@@ -130,30 +130,51 @@ def test_the_first_writes_arriving_together_are_all_kept(store: Store) -> None:
     assert len(store.query_rows(None, None)) == 120
 
 
-def test_each_question_is_committed_before_its_request_goes_on_even_when_written_together(tmp_path: Path) -> None:
+@pytest.mark.parametrize("caller", ["threads", "event_loop"])
+def test_each_question_is_committed_before_its_request_goes_on_even_when_written_together(
+        tmp_path: Path, caller: str) -> None:
     """Questions arriving together share a transaction (GroupCommit), yet each caller returns only
-    once its own row is in the database; a failed write reports not-recorded and the next one works."""
+    once its own row is in the database; a failed write reports not-recorded and the next one works.
+    The chat calls from threads; the API's routes await on the event loop (``add_query_async``)."""
+    import asyncio
     import threading
 
     folder = tmp_path / "db"
     folder.write_text("not a folder yet")  # the database cannot be opened
     path = folder / "qa.sqlite3"
     store = Store(f"sqlite:///{path}")
-    assert store.add_query("社保怎么交", True, "shebao-0001", "社会保险", 0.8) is False
-    folder.unlink()
-    folder.mkdir()
     seen: list[int] = []
 
-    def ask(n: int) -> None:
-        assert store.add_query(f"问题{n}", False, None, None, None)
-        with sqlite3.connect(path) as other:  # another process sees it the moment the call returns
-            seen.append(other.execute("SELECT count(*) FROM queries WHERE query = ?", (f"问题{n}",)).fetchone()[0])
+    def visible(n: int) -> int:  # another process sees it the moment the call returns
+        with sqlite3.connect(path) as other:
+            return other.execute("SELECT count(*) FROM queries WHERE query = ?", (f"问题{n}",)).fetchone()[0]
 
-    workers = [threading.Thread(target=ask, args=(n,)) for n in range(16)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
+    if caller == "threads":
+        assert store.add_query("社保怎么交", True, "shebao-0001", "社会保险", 0.8) is False
+        folder.unlink()
+        folder.mkdir()
+
+        def ask(n: int) -> None:
+            assert store.add_query(f"问题{n}", False, None, None, None)
+            seen.append(visible(n))
+
+        workers = [threading.Thread(target=ask, args=(n,)) for n in range(16)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    else:
+        async def ask_async(n: int) -> None:
+            assert await store.add_query_async(f"问题{n}", False, None, None, None)
+            seen.append(visible(n))
+
+        async def main() -> None:
+            assert await store.add_query_async("社保怎么交", True, "shebao-0001", "社会保险", 0.8) is False
+            folder.unlink()
+            folder.mkdir()
+            await asyncio.gather(*(ask_async(n) for n in range(16)))
+
+        asyncio.run(main())
     assert seen == [1] * 16
     assert sorted(r["query"] for r in store.query_rows(None, None)) == sorted(f"问题{n}" for n in range(16))
 

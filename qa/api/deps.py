@@ -16,11 +16,12 @@ class NotReady(QAError):
     """The service has no usable index loaded."""
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
+    # async: a plain ``def`` dependency costs a thread hop per request (FastAPI runs it in the pool)
     return request.app.state.service  # type: ignore[no-any-return]
 
 
-def get_searcher(service: Annotated[Service, Depends(get_service)]) -> Searcher:
+async def get_searcher(service: Annotated[Service, Depends(get_service)]) -> Searcher:
     if service.searcher is None:
         raise NotReady(service.not_ready or "index not loaded")
     return service.searcher
@@ -30,7 +31,7 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 
 
-def get_api_key(request: Request) -> ApiKey | None:
+async def get_api_key(request: Request) -> ApiKey | None:
     """The enterprise key the request came with (checked by ``qa.api.guard``), if any."""
     return request.scope.get("state", {}).get("api_key")
 

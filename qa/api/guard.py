@@ -126,8 +126,13 @@ class Guard:
                           allow=", ".join(METHODS))
         if self._own is None:  # the service's own routes: all but the chat's mount and the /v1 catch-all
             self._own = [r for r in self.routes() if not isinstance(r, Mount) and getattr(r, "path", "") != CATCH_ALL]
-        matches = [route.matches(scope)[0] for route in self._own]
-        if Match.PARTIAL in matches and Match.FULL not in matches:  # our path, another method
+        partial = False
+        for route in self._own:  # most requests match a route fully, and stop there
+            match = route.matches(scope)[0]
+            if match is Match.FULL:
+                return
+            partial = partial or match is Match.PARTIAL
+        if partial:  # our path, another method
             raise Refused(405, "method_not_allowed", f"这个地址不支持 {method} 请求 (method not allowed here)")
 
     def _rate_limit(self, scope: Scope, client: str, per_minute: int, kind: str) -> None:

@@ -6,7 +6,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from qa.api.deps import ApiKeyDep, SearcherDep, ServiceDep, scoped_categories
 from qa.api.routes.search import check_question
@@ -44,5 +43,5 @@ async def ask(body: AskRequest, service: ServiceDep, searcher: SearcherDep, key:
         if names and entry["category"] not in names:
             raise EntryNotFound(f"no entry with id {body.entry_id!r} in this key's categories")
     taken = await service.ask(searcher, question, 1 + RELATED, categories, body.session_id, body.entry_id)
-    await run_in_threadpool(service.note_query, taken.result, body.channel)
+    await service.note_query_async(taken.result, body.channel)
     return compose(taken, body.session_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from starlette.concurrency import run_in_threadpool
 
 from qa.api.deps import ApiKeyDep, SearcherDep, ServiceDep, scoped_categories
 from qa.api.errors import BadQuery
@@ -43,5 +42,5 @@ async def search(
     question = check_question(q, service.settings.max_query_chars)
     categories = scoped_categories(searcher, category, key)
     result = await service.search(searcher, question, k, categories)
-    await run_in_threadpool(service.note_query, result, "api")
+    await service.note_query_async(result, "api")
     return result.body()
