@@ -152,6 +152,29 @@ class LexicalIndex:
         weights = np.concatenate([data[s:e] for s, e in spans])
         return np.bincount(rows, weights=weights, minlength=matrix["num_docs"]).astype(np.float32)
 
+    def scores_of(self, tokens: list[str], docs: np.ndarray) -> np.ndarray:
+        """``scores(tokens)[docs]`` (every token counted), reading only where ``docs`` fall in each
+        token's postings: a binary search per token instead of a pass over every document. The
+        search needs its ~50 candidates' answer scores, not every entry's (at 100,000 entries this
+        took 3 ms where scoring every answer took 7)."""
+        known = [t for t in tokens if t in self._idf]
+        if not known or not len(docs):
+            return np.zeros(len(docs), dtype=np.float32)
+        matrix = self._bm25.scores  # type: ignore[attr-defined]
+        vocab = self._bm25.vocab_dict  # type: ignore[attr-defined]
+        indptr, indices, data = matrix["indptr"], matrix["indices"], matrix["data"]
+        docs = np.asarray(docs, dtype=indices.dtype)  # as the postings: searchsorted would copy them to match
+        raw = np.zeros(len(docs), dtype=np.float64)
+        for token in known:  # in query order, as raw_scores sums them
+            if token not in vocab:
+                continue
+            s, e = int(indptr[vocab[token]]), int(indptr[vocab[token] + 1])
+            postings = indices[s:e]  # a token's documents, in ascending order (see _bm25)
+            at = np.minimum(np.searchsorted(postings, docs), e - s - 1)
+            raw += np.where(postings[at] == docs, data[s:e][at], 0.0)
+        ceiling = sum(self._idf.get(t, self._oov_idf) for t in tokens)
+        return np.clip(raw.astype(np.float32) / ceiling, 0.0, 1.0)
+
     def scores(self, tokens: list[str], budget: int | None = None) -> np.ndarray:
         """Normalised 0..1 score of every phrasing for the query tokens (reading at most ``budget``
         postings: see ``raw_scores``)."""

@@ -235,11 +235,10 @@ class Searcher:
         if scope is not None:
             top = top[scope.phrasings[top]]
         lexical = self._entry_max(top, lex_all[top])
-        answer_lex_all = self.index.answer_lexical.scores(tokens, self.settings.postings_budget)
         if self.index.tokenizer.is_pinyin(text):
             # The encoder reads characters, not pinyin: only the lexical channels can judge.
-            answer_lexical = {e: float(answer_lex_all[e]) for e in lexical}
-            return Channels(dense={}, lexical=lexical, answer_dense={}, answer_lexical=answer_lexical)
+            return Channels(dense={}, lexical=lexical, answer_dense={},
+                            answer_lexical=self._answer_lexical(tokens, lexical))
 
         query = encode(self.encoder, [text])
         params = search_params(self.index.dense, None if scope is None else scope.selector, self.settings.nprobe)
@@ -258,8 +257,13 @@ class Searcher:
             lexical.update(zip(entries, np.maximum.reduceat(lex_all[rows], starts).tolist(), strict=True))
         rows = np.fromiter(dense, dtype=np.int64, count=len(dense))
         answer_dense = dict(zip(dense, (self.index.answer_vectors[rows] @ query[0]).tolist(), strict=True))
-        answer_lexical = {e: float(answer_lex_all[e]) for e in dense}
-        return Channels(dense=dense, lexical=lexical, answer_dense=answer_dense, answer_lexical=answer_lexical)
+        return Channels(dense=dense, lexical=lexical, answer_dense=answer_dense,
+                        answer_lexical=self._answer_lexical(tokens, dense))
+
+    def _answer_lexical(self, tokens: list[str], entries: dict[int, float]) -> dict[int, float]:
+        """How well the query's words match each candidate entry's answer text (BM25, 0..1)."""
+        rows = np.fromiter(entries, dtype=np.int64, count=len(entries))
+        return dict(zip(entries, self.index.answer_lexical.scores_of(tokens, rows).tolist(), strict=True))
 
     def fuse(self, ch: Channels, mode: str = "hybrid") -> dict[int, float]:
         """One score per entry.

@@ -141,6 +141,11 @@ def test_lexical_index_scores_exactly_as_stock_bm25s(searcher) -> None:  # type:
         assert np.allclose(ours._bm25.get_scores(tokens), stock.get_scores(tokens), atol=1e-5)
         assert np.allclose(ours.raw_scores(tokens), stock.get_scores(tokens), atol=1e-5)  # the fast path
         assert np.allclose(ours.raw_scores(tokens + tokens[:1]), stock.get_scores(tokens + tokens[:1]), atol=1e-5)
+        # Some documents only (the search's candidates): the same scores, found by binary search,
+        # for documents the tokens miss, the empty one (last), and a question with an unknown word.
+        every = ours.scores(tokens + ["从未见过的词"])
+        some = np.array([len(docs) - 1, 0, *np.argsort(-every)[:5], *range(100, 600, 37)])
+        assert np.array_equal(ours.scores_of(tokens + ["从未见过的词"], some), every[some])
 
 
 def test_a_postings_budget_reads_the_rarest_tokens_first(searcher) -> None:  # type: ignore[no-untyped-def]
