@@ -21,6 +21,7 @@ THAW_SECONDS = 600.0
 
 _lock = threading.Lock()
 _stop: threading.Event | None = None
+_users = 0  # apps running in this process (tests run several): the last one out undoes it
 
 
 def settle() -> None:
@@ -37,9 +38,10 @@ def _freeze_after_full_pass(phase: str, info: dict[str, Any]) -> None:
 
 def keep_passes_short(thaw_every: float = THAW_SECONDS) -> None:
     """Freeze survivors of every full pass from now on, thawing every ``thaw_every`` seconds
-    (a daemon thread); idempotent. ``stop_keeping`` undoes it."""
-    global _stop
+    (a daemon thread). Each call is undone by one ``stop_keeping``."""
+    global _stop, _users
     with _lock:
+        _users += 1
         if _stop is not None:
             return
         stop = _stop = threading.Event()
@@ -53,10 +55,11 @@ def keep_passes_short(thaw_every: float = THAW_SECONDS) -> None:
 
 
 def stop_keeping() -> None:
-    """Back to the collector's defaults, everything thawed (a server shutting down, a test)."""
-    global _stop
+    """Back to the collector's defaults, everything thawed, once no app keeps them short."""
+    global _stop, _users
     with _lock:
-        if _stop is None:
+        _users = max(0, _users - 1)
+        if _users or _stop is None:
             return
         _stop.set()
         _stop = None

@@ -3,7 +3,8 @@
 Layout::
 
     index/CURRENT                 name of the build in use (replaced atomically)
-    index/builds/<name>/          manifest.json, dense.faiss, phrasings.npy, bm25/, entries.jsonl,
+    index/builds/<name>/          manifest.json, dense.faiss, phrasings.npy, bm25/, entries.jsonl
+                                  (with entry_columns.json: every entry's id, category, lapse date),
                                   policies.json (with the entries citing each), packs.json, cases.json, dict/,
                                   spelling.json (corpus words' syllables, for corrections)
     index/cache/                  embeddings and tokens of the last build's texts, so a rebuild
@@ -24,7 +25,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -45,6 +46,7 @@ from qa.build_cache import (
 from qa.corpus import Corpus, Entry, corpus_sha256, lapses_on, load_corpus
 from qa.dense import EXACT, EXACT_MAX_VECTORS, NPROBE, build_dense, prepare
 from qa.encoder import DEFAULT_MODEL, single_threaded
+from qa.entry_table import COLUMNS, EntryTable, column_values
 from qa.errors import CorpusInvalid, IndexCorrupt, IndexMismatch, IndexMissing
 from qa.lexical import LexicalIndex
 from qa.spelling import FILE as SPELLING
@@ -57,13 +59,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when the files or the tokenisation change: older builds are then rebuilt, not misread.
-INDEX_FORMAT = 8
+INDEX_FORMAT = 9
 # An answer's vector is of its first characters: the direct reply and its main condition. Embedding
 # cost grows with length and answers are 12x longer than phrasings (median 181 characters); on the
 # gold set 100 characters scored as the whole answer (hit@1 0.8670 vs 0.8661, false answers 0.050 vs
 # 0.052) and cut the cold build 52 -> 44 s. BM25 over answers still reads the whole answer.
 ANSWER_VECTOR_CHARS = 100
-FILES = ("manifest.json", "dense.faiss", "phrasings.npy", "answers.npy", "entries.jsonl", "categories.json",
+FILES = ("manifest.json", "dense.faiss", "phrasings.npy", "answers.npy", "entries.jsonl", COLUMNS, "categories.json",
          "policies.json", "packs.json", "cases.json", "bm25/idf.json", "bm25_answers/idf.json", SPELLING)
 KEEP_BUILDS = 3
 
@@ -311,7 +313,9 @@ def build_index(
     np.save(tmp / "answers.npy", answer_vectors, allow_pickle=False)
     answer_lexical.save(tmp / "bm25_answers")
     write_spelling(tmp, lexical.idf, lexical.n_docs, tokenizer.vocabulary, previous=last)
-    (tmp / "entries.jsonl").write_bytes(b"".join(orjson.dumps(entry_document(e, corpus)) + b"\n" for e in entries))
+    documents = [entry_document(e, corpus) for e in entries]
+    (tmp / "entries.jsonl").write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in documents))
+    (tmp / COLUMNS).write_bytes(orjson.dumps(column_values(documents)))
     _write_json(tmp / "categories.json", [asdict(c) for c in corpus.categories])
     _write_json(tmp / "policies.json", policy_registry(corpus))
     _write_json(tmp / "packs.json", [asdict(p) for p in corpus.packs])
@@ -350,7 +354,7 @@ class LoadedIndex:
     lexical: LexicalIndex
     answer_vectors: np.ndarray  # entry row -> unit vector of its answer
     answer_lexical: LexicalIndex  # BM25 over answers, one document per entry
-    entries: list[dict[str, Any]]
+    entries: EntryTable  # entry row -> the entry as answered (parsed when read)
     categories: list[dict[str, Any]]
     tokenizer: Tokenizer
     policies: dict[str, dict[str, Any]]  # id -> policy with "cited_by" entry ids
@@ -359,11 +363,11 @@ class LoadedIndex:
     cases: list[dict[str, Any]]  # case groups: {"id", "ask", "cases": [{"entry", "words"}]}
 
     @property
-    def by_id(self) -> dict[str, dict[str, Any]]:
+    def by_id(self) -> Mapping[str, dict[str, Any]]:
         return self._by_id
 
     def __post_init__(self) -> None:
-        self._by_id = {e["id"]: e for e in self.entries}
+        self._by_id = self.entries.by_id()
         first = np.full(len(self.entries) + 1, len(self.owners), dtype=np.int64)
         first[:-1] = np.searchsorted(self.owners, np.arange(len(self.entries)), side="left")
         self.first_row = first  # phrasings of entry i are rows first_row[i]:first_row[i+1]
@@ -405,9 +409,9 @@ def load_index(index_dir: Path, model: str, corpus_dir: Path | None = None, npro
         dense = prepare(faiss.read_index(str(folder / "dense.faiss")), nprobe)
         owners = np.load(folder / "phrasings.npy", allow_pickle=False)
         lexical = LexicalIndex.load(folder / "bm25")
-        answer_vectors = np.load(folder / "answers.npy", allow_pickle=False)
+        answer_vectors = np.load(folder / "answers.npy", mmap_mode="r")  # likewise: candidates' rows are read
         answer_lexical = LexicalIndex.load(folder / "bm25_answers")
-        entries = [orjson.loads(line) for line in (folder / "entries.jsonl").read_bytes().splitlines()]
+        entries = EntryTable(folder / "entries.jsonl", folder / COLUMNS)
         categories = json.loads((folder / "categories.json").read_text(encoding="utf-8"))
         policies = {p["id"]: p for p in json.loads((folder / "policies.json").read_text(encoding="utf-8"))}
         packs = json.loads((folder / "packs.json").read_text(encoding="utf-8"))
@@ -417,7 +421,8 @@ def load_index(index_dir: Path, model: str, corpus_dir: Path | None = None, npro
         raise IndexCorrupt(f"index {folder} is damaged ({type(exc).__name__}: {exc}): run `qa build`") from exc
     counts = (dense.ntotal, len(owners), lexical.n_docs, manifest.vectors)
     answers_ok = answer_vectors.shape == (manifest.entries, manifest.dim) and answer_lexical.n_docs == manifest.entries
-    if len(set(counts)) != 1 or len(entries) != manifest.entries or dense.d != manifest.dim or not answers_ok:
+    entries_ok = len(entries) == entries.lines == manifest.entries
+    if len(set(counts)) != 1 or not entries_ok or dense.d != manifest.dim or not answers_ok:
         raise IndexCorrupt(f"index {folder} is inconsistent (vectors {counts}, entries {len(entries)} vs "
                            f"{manifest.entries}): run `qa build`")
     tokenizer = Tokenizer(Vocabulary.load(folder / "dict"))

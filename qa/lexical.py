@@ -110,7 +110,10 @@ class LexicalIndex:
     def load(cls, folder: Path) -> LexicalIndex:
         import bm25s
 
-        retriever = bm25s.BM25.load(str(folder), mmap=False, allow_pickle=False)
+        # Memory-mapped: a query reads the postings of its own tokens, and the pages are the page
+        # cache's (shared by the workers of `qa serve --workers N`, given back under pressure);
+        # read into memory, the two BM25 indexes took 750 MB of each worker at 100,000 entries.
+        retriever = bm25s.BM25.load(str(folder), mmap=True, allow_pickle=False)
         meta = orjson.loads((folder / "idf.json").read_bytes())
         return cls(retriever, meta["idf"], int(meta["n_docs"]))
 

@@ -116,9 +116,9 @@ class Searcher:
         self.settings = settings
         self._owners = index.owners
         self._scopes: dict[tuple[str, ...], Scope] = {}
-        self._rows = {e["id"]: row for row, e in enumerate(index.entries)}
+        self._rows = index.entries.rows
         self._words: dict[tuple[str, bool], tuple[str, set[str]]] = {}
-        self._lapses = {row: e["lapses_on"] for row, e in enumerate(index.entries) if e.get("lapses_on")}
+        self._lapses = index.entries.lapses_on
         self._results: OrderedDict[tuple[Any, ...], SearchResult] = OrderedDict()  # see ``cached``
         self._results_lock = threading.Lock()
         # What other modules derive from this build once (keyed by their own names), e.g. the words
@@ -154,7 +154,7 @@ class Searcher:
         key = tuple(sorted(names))
         if key not in self._scopes:
             wanted = set(key)
-            entries = np.array([e["category"] in wanted for e in self.index.entries], dtype=bool)
+            entries = np.array([c in wanted for c in self.index.entries.categories], dtype=bool)
             phrasings = entries[self._owners]
             rows = np.flatnonzero(phrasings).astype(np.int64)
             self._scopes[key] = Scope(phrasings, faiss.IDSelectorBatch(rows))

@@ -84,15 +84,16 @@ def child_pids(pid: int) -> list[int]:
     return found
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (the workers of ``qa serve --workers N``)."""
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory of a process and its children (the workers of ``qa serve --workers N``);
+    ``field="RssAnon"``: only its private part, not pages of memory-mapped files."""
     total = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             total += int(line.split()[1]) / 1024
     for child in child_pids(pid):
         with contextlib.suppress(OSError):  # ended meanwhile
-            total += rss_mb(child)
+            total += rss_mb(child, field)
     return total
 
 

@@ -116,7 +116,7 @@ def test_a_small_edit_is_built_the_same_with_or_without_its_helper_process(
     a, b = (json.loads((folder / "manifest.json").read_text(encoding="utf-8")) for folder in (helped, alone))
     assert helped != first and a["embedded"] == b["embedded"] == 2
     for name in ("bm25/data.csc.index.npy", "bm25/vocab.index.json", "bm25_answers/data.csc.index.npy",
-                 "entries.jsonl", "spelling.json"):
+                 "entries.jsonl", "entry_columns.json", "spelling.json"):
         assert a["files"][name] == b["files"][name], name
     helped_index, alone_index = load_index(tmp_path / "index", "usem3"), load_index(tmp_path / "broken", "usem3")
     x, y = (i.dense.reconstruct_n(0, i.dense.ntotal) for i in (helped_index, alone_index))

@@ -139,7 +139,8 @@ class Chat:
         searcher = self.service.searcher
         if not category or searcher is None:
             return history
-        entries = [e for e in searcher.index.entries if e["category"] == category]
+        table = searcher.index.entries
+        entries = [table[row] for row, c in enumerate(table.categories) if c == category]
         html = (f'<div class="qa-card"><div class="qa-label">{escape(category)}</div>'
                 f'<div class="qa-text">本类共有{len(entries)}条问答，下面是常见的{min(len(entries), BROWSE_LIMIT)}条；'
                 f'也可以直接输入您的问题。</div></div>')

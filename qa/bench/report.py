@@ -63,12 +63,16 @@ def markdown(r: dict[str, Any]) -> str:
         f"{r['bundled']['floor']['exact_search_ms']['p50']:.1f}.", ""]
     if r.get("scale"):
         out += ["| synthetic entries | served index | R@5 lost by the approximate index | server ready (s) | "
-                "server RSS (MB) |", "|---:|---|---:|---:|---:|"]
+                "server RSS (MB) | of it private (MB) |", "|---:|---|---:|---:|---:|---:|"]
         for p in r["scale"]:
             loss = p["approximate_recall5_loss"] * 100
+            private = p["server"].get("private_mb")
             out.append(f"| {p['entries']:,} | {p['served']['index_type']} | {loss:+.1f} pt"
-                       f" | {p['server']['startup_to_ready_s']} | {p['server']['rss_mb']:,.0f} |")
-        out.append("")
+                       f" | {p['server']['startup_to_ready_s']} | {p['server']['rss_mb']:,.0f} | "
+                       f"{'–' if private is None else f'{private:,.0f}'} |")
+        out += ["", "Server RSS after 200 searches. The BM25 arrays and answer vectors are memory-mapped: "
+                "their pages in the RSS are the page cache's, shared by the workers of `--workers N` and "
+                "given back under memory pressure; *private* is the rest (anonymous memory), which is not.", ""]
 
     out += ["## Peers (bundled corpus, same gold set, same run)", "",
             "| system | hit@1 | Recall@5 | MRR@10 | p50 ms | p99 ms |", "|---|---:|---:|---:|---:|---:|"]

@@ -121,7 +121,8 @@ def server_memory(settings: Settings, corpus: Path, index: Path, queries: list[G
         with httpx.Client(base_url=base, timeout=60) as client:
             for query in queries[:200]:
                 client.get("/v1/search", params={"q": query.query or "社保", "k": 5})
-        return {"startup_to_ready_s": round(ready, 1), "rss_mb": round(rss_mb(server.pid), 1)}
+        return {"startup_to_ready_s": round(ready, 1), "rss_mb": round(rss_mb(server.pid), 1),
+                "private_mb": round(rss_mb(server.pid, "RssAnon"), 1)}
     finally:
         stop_server(server, timeout=60)
 

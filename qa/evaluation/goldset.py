@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from qa.errors import QAError
 from qa.text import normalise
@@ -108,7 +109,7 @@ def _bigrams(text: str) -> set[str]:
 
 
 def check_against_corpus(
-    queries: Iterable[GoldQuery], entries: list[dict[str, object]], threshold: float = NEAR_COPY_JACCARD
+    queries: Iterable[GoldQuery], entries: Sequence[dict[str, Any]], threshold: float = NEAR_COPY_JACCARD
 ) -> list[str]:
     """Problems: unknown ids, and in-scope queries that copy or nearly copy an entry's phrasing."""
     known = {str(e["id"]) for e in entries}

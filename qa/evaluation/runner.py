@@ -139,7 +139,7 @@ def run(searcher: Searcher, queries: list[GoldQuery], ablate: bool = False,
     scores of the question as typed."""
     variants = VARIANTS if ablate else ("hybrid",)
     result = EvalRun(outcomes={name: [] for name in variants}, threshold=searcher.settings.answer_threshold)
-    ids = [e["id"] for e in searcher.index.entries]
+    ids = searcher.index.entries.ids
     for query in queries:
         started = time.perf_counter()
         taken = understand(searcher, query.query, k=10, previous=query.context or None)

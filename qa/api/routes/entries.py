@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter
@@ -18,8 +19,6 @@ async def get_entry(entry_id: str, searcher: SearcherDep) -> dict[str, Any]:
 
 @router.get("/categories", summary="Categories with their entry counts")
 async def categories(searcher: SearcherDep) -> list[dict[str, Any]]:
-    counts: dict[str, int] = {}
-    for entry in searcher.index.entries:
-        counts[entry["category"]] = counts.get(entry["category"], 0) + 1
+    counts = Counter(searcher.index.entries.categories)
     return [{"name": c["name"], "slug": c["slug"], "entries": counts.get(c["name"], 0)}
             for c in searcher.index.categories]
