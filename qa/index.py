@@ -409,7 +409,8 @@ def load_index(index_dir: Path, model: str, corpus_dir: Path | None = None, npro
         dense = prepare(faiss.read_index(str(folder / "dense.faiss")), nprobe)
         owners = np.load(folder / "phrasings.npy", allow_pickle=False)
         lexical = LexicalIndex.load(folder / "bm25")
-        answer_vectors = np.load(folder / "answers.npy", mmap_mode="r")  # likewise: candidates' rows are read
+        # Memory-mapped likewise (a search reads its candidates' rows), as a plain array view.
+        answer_vectors = np.load(folder / "answers.npy", mmap_mode="r").view(np.ndarray)
         answer_lexical = LexicalIndex.load(folder / "bm25_answers")
         entries = EntryTable(folder / "entries.jsonl", folder / COLUMNS)
         categories = json.loads((folder / "categories.json").read_text(encoding="utf-8"))

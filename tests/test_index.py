@@ -128,6 +128,7 @@ def test_lexical_index_scores_exactly_as_stock_bm25s(searcher) -> None:  # type:
     """The vectorised BM25 build gives the same scores as bm25s's own (Lucene variant)."""
     import bm25s
 
+    from qa import lexical
     from qa.lexical import K1, B, LexicalIndex
 
     tokenizer = searcher.index.tokenizer
@@ -145,7 +146,10 @@ def test_lexical_index_scores_exactly_as_stock_bm25s(searcher) -> None:  # type:
         # for documents the tokens miss, the empty one (last), and a question with an unknown word.
         every = ours.scores(tokens + ["从未见过的词"])
         some = np.array([len(docs) - 1, 0, *np.argsort(-every)[:5], *range(100, 600, 37)])
-        assert np.array_equal(ours.scores_of(tokens + ["从未见过的词"], some), every[some])
+        for scan in (0, 10**9):  # binary search in each token's postings (a large index), or a pass
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(lexical, "SCAN_POSTINGS_PER_TOKEN", scan)
+                assert np.array_equal(ours.scores_of(tokens + ["从未见过的词"], some), every[some]), scan
 
 
 def test_a_postings_budget_reads_the_rarest_tokens_first(searcher) -> None:  # type: ignore[no-untyped-def]
