@@ -97,9 +97,9 @@ def markdown(r: dict[str, Any]) -> str:
     if r.get("http"):
         out += ["## HTTP: `GET /v1/search` under wrk on localhost (synthetic 7,800 entries)", "",
                 "Questions *searched*: the result cache off, every request runs the encoder and both indexes. "
-                "*Repeated*: the cache on (as served), after "
-                f"{WARM_SECONDS} s of the same stream of gold questions, as at a peak when residents ask the "
-                "same questions again and again.", "",
+                "*Repeated*: the cache on (as served), once it holds the stream of gold questions (rounds of "
+                f"{WARM_SECONDS} s of that stream until the rate stops rising), as at a peak when residents ask "
+                "the same questions again and again.", "",
                 "| questions | workers | concurrency | requests/s | p50 ms | p99 ms | errors | "
                 "server CPU ms / request | server peak RSS (MB) |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for h in r["http"]:
