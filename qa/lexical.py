@@ -18,7 +18,7 @@ import orjson
 
 K1 = 1.2
 B = 0.75
-# Postings a whole-index pass sums in the time one binary search per token takes (~40 µs: about
+# Postings a whole-index pass sums in the time one binary search per token takes (~35 µs: about
 # 8,000 postings at ~5 ns each); below that, ``scores_of`` scores every document instead.
 SCAN_POSTINGS_PER_TOKEN = 8_000
 
@@ -163,17 +163,18 @@ class LexicalIndex:
     def scores_of(self, tokens: list[str], docs: np.ndarray) -> np.ndarray:
         """``scores(tokens)[docs]`` (every token counted). The search needs its ~50 candidates'
         answer scores, not every entry's: on a large index each token's postings are binary-searched
-        for ``docs`` (~40 µs a token, a question has ~90), which at 100,000 entries took 3 ms where
-        scoring every answer took 7; on a small one scoring every document is cheaper (0.5 ms at
-        7,800 entries), and is what is done while the postings to read are few."""
+        for ``docs`` (~35 µs a token, a question has ~90), which at 100,000 entries took 3 ms where
+        scoring every answer took 7; on a small one scoring every document costs less (at 7,800
+        entries the binary searches took 3.8 ms a search), and is what is done while the postings
+        to read are few."""
         known = [t for t in tokens if t in self._idf]
         if not known or not len(docs):
             return np.zeros(len(docs), dtype=np.float32)
         matrix = self._bm25.scores  # type: ignore[attr-defined]
         vocab = self._bm25.vocab_dict  # type: ignore[attr-defined]
         indptr, indices, data = matrix["indptr"], matrix["indices"], matrix["data"]
-        postings = sum(int(indptr[vocab[t] + 1] - indptr[vocab[t]]) for t in known if t in vocab)
-        if postings + self._n_docs <= SCAN_POSTINGS_PER_TOKEN * len(known):
+        to_read = sum(int(indptr[vocab[t] + 1] - indptr[vocab[t]]) for t in known if t in vocab)
+        if to_read + self._n_docs <= SCAN_POSTINGS_PER_TOKEN * len(known):
             return self.scores(tokens)[np.asarray(docs, dtype=np.int64)]
         docs = np.asarray(docs, dtype=indices.dtype)  # as the postings: searchsorted would copy them to match
         raw = np.zeros(len(docs), dtype=np.float64)

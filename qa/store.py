@@ -11,6 +11,7 @@ last question is kept for follow-ups until it has been idle ``QA_SESSION_TTL_SEC
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -172,7 +173,8 @@ class GroupCommit:
             done.set_exception(exc) if exc is not None else done.set_result(None)
 
         def settle(exc: BaseException | None) -> None:  # called on the writing thread
-            loop.call_soon_threadsafe(resolve, exc)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody awaits the row
+                loop.call_soon_threadsafe(resolve, exc)
 
         if self._enqueue(row, settle):
             loop.run_in_executor(None, self._drain)
